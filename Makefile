@@ -1,0 +1,55 @@
+# infscale: `make run` sets up .venv and runs the pipeline on the offline default;
+# `make test` runs the tests. Both need only Python 3.11+ and git.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(abspath $(VENV))/bin
+PY := $(BIN)/python
+
+# A quiet, offline environment: no telemetry, Prefect's home inside the project.
+export DO_NOT_TRACK := true
+export MLFLOW_DISABLE_TELEMETRY := true
+export DVC_NO_ANALYTICS := 1
+export GX_ANALYTICS_ENABLED := false
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export PREFECT_HOME := $(CURDIR)/.prefect
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
+export PATH := $(BIN):$(PATH)
+
+.PHONY: setup run test test-fast bench clean help
+
+help:
+	@echo "make run    set up .venv (if needed) and run the pipeline (dvc repro) on params.yaml"
+	@echo "make test   run the test suite"
+	@echo "make bench  run the benchmarks under benchmarks/"
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "infscale needs Python >= 3.11, found " + sys.version.split()[0])'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "installing infscale and its dependencies into $(VENV) ..."
+	@($(PY) -m pip install -q --disable-pip-version-check uv && \
+	  $(BIN)/uv pip install -q --python $(PY) -e ".[dev]") || \
+	  $(PY) -m pip install -q --disable-pip-version-check -e ".[dev]"
+	@touch $@
+
+setup: $(VENV)/.installed
+
+run: setup
+	dvc repro
+	@echo
+	@echo "Metrics:  metrics/metrics.json   (dvc metrics show)"
+	@echo "Curve:    metrics/curve.csv      (dvc plots show)"
+	@echo "Plot:     plots/coverage.png"
+	@dvc metrics show
+
+test: setup
+	$(PY) -m pytest -q
+
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow"
+
+bench: setup
+	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf .cache .prefect data/*.parquet metrics plots

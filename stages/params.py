@@ -1,0 +1,215 @@
+"""Frozen, typed parameters for each stage, loaded from ``params.yaml``.
+
+Every section is a pydantic model with ``extra="forbid"`` so that a misspelt key fails at once
+with a message that names the key and the file, instead of silently falling back to a default
+(the most common way a nightly run measures something other than what was intended).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+DEFAULT_PARAMS = Path("params.yaml")
+
+
+class ParamsError(ValueError):
+    """A params file is missing, malformed or has an unknown/invalid key."""
+
+
+class Frozen(BaseModel):
+    """Base for every settings model: immutable, and unknown keys are errors."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class BaseParams(Frozen):
+    seed: int = 1234
+    dataset: Literal["humaneval", "humanevalplus", "mbppplus", "gsm8k", "math500"] = "humaneval"
+
+
+class PrepareParams(Frozen):
+    limit: int | None = Field(default=None, ge=1)
+
+
+class SyntheticParams(Frozen):
+    """The offline stand-in policy: a seeded generator, not a model."""
+
+    alpha: float = Field(default=0.6, gt=0)
+    beta: float = Field(default=1.2, gt=0)
+    mutant_share: float = Field(default=0.9, ge=0, le=1)
+
+
+class HttpClientParams(Frozen):
+    """How an HTTP backend talks to its server: concurrency, batching, retries, timeouts.
+
+    These settings change how fast samples arrive, never what they are, so they are left out
+    of the run key that names a run's shards (``stages.shards.run_key``).
+    """
+
+    url: str = "http://127.0.0.1:30000"
+    concurrency: int = Field(default=64, ge=1)  # requests in flight at once
+    batch_size: int = Field(default=16, ge=1)  # samples of one problem per request
+    max_retries: int = Field(default=6, ge=0)  # after the first try
+    backoff_s: float = Field(default=0.5, gt=0)  # first retry delay; doubles, with jitter
+    backoff_max_s: float = Field(default=30.0, gt=0)
+    timeout_s: float = Field(default=600.0, gt=0)  # one request, end to end
+
+
+class PromptParams(Frozen):
+    """What the model is shown, per dataset kind. ``{prompt}`` is replaced by the problem's prompt.
+
+    ``code_completion`` is for base models continuing the function; ``code_chat`` and ``math``
+    are user messages for chat models (``math`` is also used as-is for base models).
+    """
+
+    code_completion: str = "{prompt}"
+    code_chat: str = (
+        "Complete the following Python function. Reply with the whole function, "
+        "imports included, in one ```python code block.\n\n```python\n{prompt}```"
+    )
+    math: str = "{prompt}\n\nPlease reason step by step, and put your final answer within \\boxed{}."
+    system: str = ""  # chat only; empty: no system message
+    code_stop: list[str] = Field(
+        default_factory=lambda: ["\nclass ", "\ndef ", "\n#", "\nif __name__", "\nprint("]
+    )
+    math_stop: list[str] = Field(default_factory=list)
+
+
+class SglangParams(HttpClientParams):
+    """SGLang's native ``/generate`` API (or its OpenAI chat endpoint when ``chat`` is true)."""
+
+    chat: bool = False  # chat model: apply a chat template (server's, or chat_template below)
+    chat_template: str = ""  # e.g. "<|im_start|>user\n{prompt}<|im_end|>\n<|im_start|>assistant\n"
+    top_k: int = -1
+    min_p: float = Field(default=0.0, ge=0, le=1)
+    return_logprob: bool = True
+    launch: bool = False  # start `python -m sglang.launch_server` for this run, stop it after
+    model_path: str = ""  # --model-path when launching
+    tp: int = Field(default=1, ge=1)
+    dp: int = Field(default=1, ge=1)
+    deterministic: bool = True  # launch with --enable-deterministic-inference
+    extra_args: list[str] = Field(default_factory=list)
+    launch_timeout_s: float = Field(default=1800.0, gt=0)
+    log_path: str = "logs/sglang-server.log"
+
+
+class OpenAIParams(HttpClientParams):
+    """Any OpenAI-compatible server. The API key is read from the environment variable named
+    by ``api_key_env`` at request time and is never stored, logged or tracked."""
+
+    url: str = "http://127.0.0.1:8000/v1"
+    chat: bool = False  # /chat/completions instead of /completions
+    api_key_env: str = "OPENAI_API_KEY"  # the NAME of the variable, never the key
+    batch_size: int = Field(default=1, ge=1)  # n per request; 1 gives every sample its own seed
+    logprobs: bool = True
+
+
+class ReplayParams(Frozen):
+    """Recorded samples (EvalPlus samples format, JSONL or parquet) replayed as generations."""
+
+    path: str = ""
+    format: Literal["auto", "per_sample", "per_problem"] = "auto"
+    field: Literal["auto", "completion", "solution"] = "auto"
+    ignore_unknown: bool = False  # skip rows whose task_id is not among the problems
+
+
+class GenerateParams(Frozen):
+    backend: Literal["synthetic", "sglang", "openai", "replay"] = "synthetic"
+    model: str = "synthetic-beta-policy"
+    n_samples: int = Field(default=100, ge=1)
+    temperature: float = Field(default=0.8, ge=0)
+    top_p: float = Field(default=0.95, gt=0, le=1)
+    max_new_tokens: int = Field(default=512, ge=1)
+    synthetic: SyntheticParams = SyntheticParams()
+    prompts: PromptParams = PromptParams()
+    sglang: SglangParams = SglangParams()
+    openai: OpenAIParams = OpenAIParams()
+    replay: ReplayParams = ReplayParams()
+
+
+class VerifyParams(Frozen):
+    workers: int = Field(default=0, ge=0)
+    timeout_floor_s: float = Field(default=1.0, gt=0)
+    timeout_factor: float = Field(default=20.0, gt=0)
+    cache: bool = True
+
+
+class AnalyzeParams(Frozen):
+    bootstrap: int = Field(default=1000, ge=0)
+    ci: float = Field(default=0.95, gt=0, lt=1)
+    headline_k: list[int] = Field(default_factory=lambda: [1, 10, 100])
+
+
+SECTIONS: dict[str, type[Frozen]] = {
+    "base": BaseParams,
+    "prepare": PrepareParams,
+    "generate": GenerateParams,
+    "verify": VerifyParams,
+    "analyze": AnalyzeParams,
+}
+
+M = TypeVar("M", bound=Frozen)
+
+
+def read_yaml(path: Path = DEFAULT_PARAMS) -> dict[str, Any]:
+    """Read the whole params file, with errors that name the file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ParamsError(f"{path}: params file not found") from None
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ParamsError(f"{path}: top level must be a mapping of sections")
+    return data
+
+
+def _describe(exc: ValidationError, section: str, path: Path) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join([section, *(str(p) for p in err["loc"])])
+        if err["type"] == "extra_forbidden":
+            lines.append(f"{path}: unknown key '{key}'")
+        else:
+            lines.append(f"{path}: invalid value for '{key}': {err['msg']}")
+    return "; ".join(lines)
+
+
+def parse_section(model: type[M], section: str, raw: Any, path: Path = DEFAULT_PARAMS) -> M:
+    """Validate one section's mapping into its frozen model."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{path}: section '{section}' must be a mapping")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise ParamsError(_describe(exc, section, path)) from None
+
+
+def load_section(section: str, path: Path = DEFAULT_PARAMS, model: type[M] | None = None) -> M:
+    """Load one section (``base``, ``generate``, ...) of the params file into its model."""
+    data = read_yaml(path)
+    _check_known(data, path)
+    cls = model or SECTIONS.get(section)
+    if cls is None:
+        raise ParamsError(f"{path}: no such section '{section}'")
+    return parse_section(cls, section, data.get(section), path)  # type: ignore[return-value]
+
+
+def check_sections(path: Path = DEFAULT_PARAMS) -> None:
+    """Fail on an unknown top-level section (a misspelt ``genrate:`` would otherwise be ignored)."""
+    _check_known(read_yaml(path), path)
+
+
+def _check_known(data: dict[str, Any], path: Path) -> None:
+    known = set(SECTIONS)
+    for name in data:
+        if name not in known:
+            raise ParamsError(f"{path}: unknown section '{name}'")

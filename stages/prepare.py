@@ -1,0 +1,50 @@
+"""Stage ``prepare``: a dataset -> the problems table.
+
+Reads ``base`` (dataset) and ``prepare`` (limit) from params.yaml and writes
+``data/problems.parquet``. Every dataset module returns rows in ``schemas.PROBLEMS``; rows without
+any test are kept (the verify stage gives them an ``error`` verdict, never a dropped row).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import polars as pl
+
+from stages.datasets import load_dataset
+from stages.entry import run_entry
+from stages.io import write_table
+from stages.params import BaseParams, PrepareParams, load_section
+from stages.schemas import PROBLEMS, conform
+
+OUT = Path("data/problems.parquet")
+
+
+def prepare(raw: pl.DataFrame, limit: int | None = None) -> pl.DataFrame:
+    """Conform a dataset's rows to the problems schema, in a stable order, optionally the first N."""
+    df = conform(raw, PROBLEMS, "problems")
+    dupes = df.filter(pl.col("problem_id").is_duplicated())["problem_id"].unique().to_list()
+    if dupes:
+        raise ValueError(f"problems: duplicate problem_id(s): {dupes[:3]}")
+    return df.head(limit) if limit else df
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m stages.prepare", description=__doc__)
+    ap.add_argument("--params", type=Path, default=Path("params.yaml"))
+    ap.add_argument("--out", type=Path, default=OUT)
+    args = ap.parse_args(argv)
+
+    def body() -> None:
+        base = load_section("base", args.params, BaseParams)
+        own = load_section("prepare", args.params, PrepareParams)
+        problems = prepare(load_dataset(base.dataset), own.limit)
+        write_table(problems, args.out, PROBLEMS, "problems")
+        print(f"prepare: {problems.height} problems of {base.dataset} -> {args.out}")
+
+    run_entry("prepare", body)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Statistics of inference-time scaling: pure numpy/polars functions, no I/O."""

@@ -1,0 +1,99 @@
+"""Unit-test verifiers for code: one per suite a problem carries.
+
+Verifier names say both the role (weak = the dataset's original suite, strong = augmented or
+EvalPlus suites) and the kind (assert = the dataset's own assertion code, run inside the
+candidate's process and therefore gameable; io = inputs/outputs compared in the trusted parent):
+
+- ``weak_assert``: ``program + test + check(entry_point)`` (HumanEval's ``check``);
+- ``weak_io``: the original inputs (``inputs_weak``), outputs compared by the parent;
+- ``strong_io``: original + added inputs (``inputs_strong``).
+
+Decided here, before anything runs: an empty completion is ``empty``; a program that does not
+compile is ``syntax_error`` (compiled in the parent, never executed); a problem without the
+suite is ``error`` with a detail saying so. Everything else goes to the executor.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import polars as pl
+
+from stages.verifiers.base import AssertSuite, ExecJob, ExecResult, Executor, IOSuite, Suite
+
+SUITE_COLUMNS = {"weak_assert": "test", "weak_io": "inputs_weak", "strong_io": "inputs_strong"}
+
+
+def applicable_verifiers(problems: pl.DataFrame) -> list[str]:
+    """The code verifiers that the dataset supports (any problem has that suite)."""
+    code = problems.filter(pl.col("kind") == "code")
+    return [name for name, col in SUITE_COLUMNS.items() if (code[col].str.strip_chars() != "").any()]
+
+
+def _suite(name: str, problem: dict) -> Suite | None:
+    if name == "weak_assert":
+        return AssertSuite(problem["test"], problem["entry_point"]) if problem["test"].strip() else None
+    inputs_col = SUITE_COLUMNS[name]
+    outputs_col = inputs_col.replace("inputs", "outputs")
+    if not problem[inputs_col].strip():
+        return None
+    inputs, expected = json.loads(problem[inputs_col]), json.loads(problem[outputs_col] or "null")
+    if expected is None or len(expected) != len(inputs):
+        return None
+    return IOSuite(problem["entry_point"], tuple(inputs), tuple(expected), float(problem["atol"] or 0.0))
+
+
+@dataclass(frozen=True)
+class Prejudged:
+    """A verdict decided without running anything."""
+
+    result: ExecResult
+
+
+def plan_jobs(
+    name: str, problems: pl.DataFrame, samples: pl.DataFrame, timeouts: dict[str, float]
+) -> Iterator[ExecJob | Prejudged]:
+    """One job (or a verdict decided up front) per sample, for verifier ``name``."""
+    by_id = {p["problem_id"]: p for p in problems.iter_rows(named=True)}
+    suites = {pid: _suite(name, p) for pid, p in by_id.items()}
+    for pid, idx, completion in samples.select("problem_id", "sample_idx", "completion").iter_rows():
+        key = (pid, idx)
+        problem = by_id[pid]
+        suite = suites[pid]
+        if not (completion or "").strip():
+            yield Prejudged(ExecResult(key, "empty", "empty completion"))
+            continue
+        if suite is None:
+            yield Prejudged(ExecResult(key, "error", f"problem has no {name} tests"))
+            continue
+        program = problem["program_prefix"] + completion
+        try:
+            compile(program, f"<{pid}#{idx}>", "exec", dont_inherit=True)
+        except (SyntaxError, ValueError) as exc:  # ValueError: null bytes in source
+            yield Prejudged(ExecResult(key, "syntax_error", f"{type(exc).__name__}: {exc}"[:500]))
+            continue
+        yield ExecJob(key, program, suite, timeouts.get(pid, 0.0))
+
+
+def run_verifier(
+    name: str,
+    problems: pl.DataFrame,
+    samples: pl.DataFrame,
+    executor: Executor,
+    timeouts: dict[str, float],
+    on_result: callable = lambda r: None,  # type: ignore[valid-type]
+) -> list[ExecResult]:
+    """Run one code verifier over all samples; results in no particular order."""
+    planned = list(plan_jobs(name, problems, samples, timeouts))
+    results: list[ExecResult] = []
+    for item in planned:
+        if isinstance(item, Prejudged):
+            results.append(item.result)
+            on_result(item.result)
+    jobs = [j for j in planned if isinstance(j, ExecJob)]
+    for result in executor.run(jobs):
+        results.append(result)
+        on_result(result)
+    return results

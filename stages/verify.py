@@ -1,0 +1,102 @@
+"""Stage ``verify``: samples x problems -> verdicts, one row per (problem, sample, verifier).
+
+Code samples are run against every test suite the dataset carries (see
+``stages.verifiers.code_tests``) by a swappable executor. Every sample gets a verdict from the
+closed vocabulary (``schemas.VERDICTS``): a bad sample is a verdict row, never a dropped row.
+Wall times go to a separate timings table so the verdicts stay byte-identical across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import polars as pl
+
+from stages.entry import run_entry
+from stages.io import read_table, write_table
+from stages.params import VerifyParams, load_section
+from stages.progress import Counter
+from stages.schemas import PROBLEMS, SAMPLES, TIMINGS, VERDICTS_SCHEMA, conform, empty
+from stages.verifiers import make_executor
+from stages.verifiers.base import ExecResult, Executor
+from stages.verifiers.code_tests import applicable_verifiers, run_verifier
+
+OUT = Path("data/verdicts.parquet")
+TIMINGS_OUT = Path("data/timings.parquet")
+
+
+def _frames(name: str, results: list[ExecResult]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    rows = [
+        {
+            "problem_id": r.key[0],
+            "sample_idx": r.key[1],
+            "verifier": name,
+            "verdict": r.verdict,
+            "detail": r.detail,
+            "sandbox": r.sandbox,
+            "answer": r.outputs,
+            "score": None,
+            "duration_s": r.duration_s,
+            "cached": bool(r.extra.get("cached", False)),
+        }
+        for r in results
+    ]
+    df = pl.DataFrame(rows, schema={**VERDICTS_SCHEMA, **TIMINGS, "verdict": pl.String()})
+    return conform(df, VERDICTS_SCHEMA, "verdicts"), conform(df, TIMINGS, "timings")
+
+
+def timeouts_for(problems: pl.DataFrame, params: VerifyParams, executor: Executor) -> dict[str, float]:
+    """Per-problem wall-clock limits: calibrated from the reference when the executor can."""
+    calibrate = getattr(executor, "calibrate_timeouts", None)
+    if calibrate is not None:
+        return calibrate(problems, params)
+    return {pid: params.timeout_floor_s for pid in problems["problem_id"]}
+
+
+def verify(
+    problems: pl.DataFrame, samples: pl.DataFrame, params: VerifyParams, executor: Executor
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """All verdicts (sorted by key and verifier) and their timings."""
+    code_ids = problems.filter(pl.col("kind") == "code")["problem_id"]
+    code_samples = samples.filter(pl.col("problem_id").is_in(code_ids.implode()))
+    names = applicable_verifiers(problems)
+    timeouts = timeouts_for(problems, params, executor) if names else {}
+    verdicts, timings = [empty(VERDICTS_SCHEMA)], [empty(TIMINGS)]
+    with Counter(code_samples.height * len(names), "verify") as bar:
+        for name in names:
+            results = run_verifier(name, problems, code_samples, executor, timeouts,
+                                   on_result=lambda _r: bar.advance())
+            v, t = _frames(name, results)
+            verdicts.append(v)
+            timings.append(t)
+    order = ["problem_id", "sample_idx", "verifier"]
+    return pl.concat(verdicts).sort(order), pl.concat(timings).sort(order)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m stages.verify", description=__doc__)
+    ap.add_argument("--params", type=Path, default=Path("params.yaml"))
+    ap.add_argument("--problems", type=Path, default=Path("data/problems.parquet"))
+    ap.add_argument("--samples", type=Path, default=Path("data/samples.parquet"))
+    ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--timings-out", type=Path, default=TIMINGS_OUT)
+    args = ap.parse_args(argv)
+
+    def body() -> None:
+        own = load_section("verify", args.params, VerifyParams)
+        problems = read_table(args.problems, PROBLEMS, "problems")
+        samples = read_table(args.samples, SAMPLES, "samples")
+        verdicts, timings = verify(problems, samples, own, make_executor(own))
+        write_table(verdicts, args.out, VERDICTS_SCHEMA, "verdicts")
+        write_table(timings, args.timings_out, TIMINGS, "timings")
+        summary = verdicts.group_by("verifier", "verdict").len().sort("verifier", "verdict")
+        print(f"verify: {verdicts.height} verdicts -> {args.out}")
+        for verifier, verdict, count in summary.iter_rows():
+            print(f"  {verifier:<14} {verdict:<13} {count}")
+
+    run_entry("verify", body)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""Params: frozen typed sections; unknown keys fail naming the key and the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from stages.params import GenerateParams, ParamsError, check_sections, load_section
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_repository_params_file_loads_every_section() -> None:
+    check_sections(ROOT / "params.yaml")
+    for section in ("base", "prepare", "generate", "verify", "analyze"):
+        load_section(section, ROOT / "params.yaml")
+
+
+def test_unknown_key_names_key_and_file(tmp_path: Path) -> None:
+    p = tmp_path / "params.yaml"
+    p.write_text("generate:\n  n_sample: 10\n")
+    with pytest.raises(ParamsError, match=r"params.yaml: unknown key 'generate.n_sample'"):
+        load_section("generate", p)
+
+
+def test_nested_unknown_key(tmp_path: Path) -> None:
+    p = tmp_path / "params.yaml"
+    p.write_text("generate:\n  synthetic:\n    alpah: 1\n")
+    with pytest.raises(ParamsError, match=r"generate.synthetic.alpah"):
+        load_section("generate", p)
+
+
+def test_bad_value_and_bad_yaml_and_missing_file(tmp_path: Path) -> None:
+    p = tmp_path / "params.yaml"
+    p.write_text("generate:\n  n_samples: -3\n")
+    with pytest.raises(ParamsError, match="generate.n_samples"):
+        load_section("generate", p)
+    p.write_text("generate: [unclosed\n")
+    with pytest.raises(ParamsError, match="not valid YAML"):
+        load_section("generate", p)
+    with pytest.raises(ParamsError, match="not found"):
+        load_section("generate", tmp_path / "nope.yaml")
+
+
+def test_unknown_section(tmp_path: Path) -> None:
+    p = tmp_path / "params.yaml"
+    p.write_text("genrate:\n  n_samples: 3\n")
+    with pytest.raises(ParamsError, match="unknown section 'genrate'"):
+        check_sections(p)
+
+
+def test_settings_are_frozen() -> None:
+    g = GenerateParams()
+    with pytest.raises(Exception):
+        g.n_samples = 5  # type: ignore[misc]
