@@ -16,7 +16,7 @@ export PREFECT_HOME := $(CURDIR)/.prefect
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup run test test-fast bench clean help
+.PHONY: setup run test test-fast bench clean help reproduce nightly mlflow-ui
 
 help:
 	@echo "make run    set up .venv (if needed) and run the pipeline (dvc repro) on params.yaml"
@@ -50,6 +50,17 @@ test-fast: setup
 
 bench: setup
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+# Orchestration (flows/): re-run a tracked MLflow run through DVC; run or serve the nightly.
+reproduce: setup
+	@test -n "$(RUN)" || (echo "usage: make reproduce RUN=<mlflow-run-id>" && exit 2)
+	$(BIN)/infscale reproduce $(RUN)
+
+nightly: setup
+	$(PY) -m flows.nightly run --once
+
+mlflow-ui: setup
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db
 
 clean:
 	rm -rf .cache .prefect data/*.parquet metrics plots

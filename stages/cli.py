@@ -36,5 +36,16 @@ def repro() -> None:
     raise typer.Exit(subprocess.call([sys.executable, "-m", "dvc", "repro"]))
 
 
+@app.command()
+def reproduce(
+    run_id: str = typer.Argument(..., help="MLflow run id"),
+    force: bool = typer.Option(False, help="re-run even if the commit or dataset hash differ"),
+) -> None:
+    """Re-run an MLflow run through DVC: restore its params, check commit and data, compare metrics."""
+    from flows.reproduce import reproduce as reproduce_run
+
+    raise typer.Exit(reproduce_run(run_id, force=force))
+
+
 if __name__ == "__main__":
     app()

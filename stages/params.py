@@ -35,6 +35,19 @@ class PrepareParams(Frozen):
     limit: int | None = Field(default=None, ge=1)
 
 
+class AugmentParams(Frozen):
+    """EvalPlus-style test augmentation (stages/augment.py) for code problems without a strong
+    suite: type-aware mutants of the weak tests' inputs, outputs from the reference solution."""
+
+    enabled: bool = True
+    max_inputs: int = Field(default=30, ge=0)  # added inputs per problem, at most
+    candidates: int = Field(default=60, ge=1)  # mutated inputs tried per round
+    rounds: int = Field(default=3, ge=1)  # each round mutates the seeds and the inputs kept so far
+    max_steps: int = Field(default=3, ge=1)  # mutation steps per candidate input
+    reduce: bool = False  # keep only a subset that kills the same synthetic mutants
+    timeout_s: float = Field(default=1.0, gt=0)  # reference on one chunk of candidates
+
+
 class SyntheticParams(Frozen):
     """The offline stand-in policy: a seeded generator, not a model."""
 
@@ -57,6 +70,7 @@ class HttpClientParams(Frozen):
     backoff_s: float = Field(default=0.5, gt=0)  # first retry delay; doubles, with jitter
     backoff_max_s: float = Field(default=30.0, gt=0)
     timeout_s: float = Field(default=600.0, gt=0)  # one request, end to end
+    give_up_after: int = Field(default=32, ge=1)  # failed requests in a row that stop the run
 
 
 class PromptParams(Frozen):
@@ -131,22 +145,119 @@ class GenerateParams(Frozen):
     replay: ReplayParams = ReplayParams()
 
 
+class SyntheticJudgeParams(Frozen):
+    """The offline stand-in judge: a seeded coin with known error rates, NOT a model."""
+
+    tpr: float = Field(default=0.9, ge=0, le=1)  # P(judge says yes | candidate correct)
+    fpr: float = Field(default=0.15, ge=0, le=1)  # P(judge says yes | candidate wrong)
+    length_bias: float = 0.0  # added to P(yes) per doubling of length vs the problem's mean
+
+
+class JudgeParams(HttpClientParams):
+    """An LLM judge on an SGLang or OpenAI-compatible server (``/chat/completions``).
+
+    Rubrics are templates with ``{problem}``, ``{completion}`` and ``{reference}`` fields, one
+    per problem kind; ``reference`` is only shown when ``reference_guided`` is true.
+    """
+
+    url: str = "http://127.0.0.1:30000/v1"
+    model: str = "default"
+    chat: bool = True  # /chat/completions; false: /completions with the rubric as prompt
+    api_key_env: str = "OPENAI_API_KEY"  # the NAME of the variable, never the key
+    mode: Literal["binary", "score"] = "binary"  # yes/no with P(yes), or a 1-10 score
+    k: int = Field(default=1, ge=1)  # judge samples per candidate
+    combine: Literal["vote", "mean"] = "vote"
+    threshold: float = Field(default=0.5, ge=0, le=1)  # on P(yes) or (score - 1) / 9
+    temperature: float = Field(default=0.0, ge=0)
+    seed: int = 0
+    max_tokens: int = Field(default=8, ge=1)
+    top_logprobs: int = Field(default=5, ge=0, le=20)
+    reference_guided: bool = False
+    rubric_math: str = ""  # empty: the built-in rubric (stages/verifiers/judge_prompts.py)
+    rubric_code: str = ""
+    cache: bool = True  # judgments cached under .cache/judge
+    synthetic: SyntheticJudgeParams = SyntheticJudgeParams()
+
+
 class VerifyParams(Frozen):
     workers: int = Field(default=0, ge=0)
     timeout_floor_s: float = Field(default=1.0, gt=0)
     timeout_factor: float = Field(default=20.0, gt=0)
     cache: bool = True
+    # Sandbox (stages/verifiers/sandbox, docs/sandbox.md): auto = bubblewrap when it works here,
+    # else resource limits only (with a warning); memory per job; all_tests runs every input
+    # instead of stopping at the first wrong output (per-test detail, output clustering).
+    sandbox: Literal["auto", "bwrap", "rlimits"] = "auto"
+    memory_mb: int = Field(default=2048, ge=64)
+    all_tests: bool = False
+    # LLM judge as an extra (weak) verifier; "synthetic" is the offline stand-in.
+    judge: Literal["none", "synthetic", "sglang", "openai"] = "none"
+    judge_settings: JudgeParams = JudgeParams()
 
 
 class AnalyzeParams(Frozen):
     bootstrap: int = Field(default=1000, ge=0)
     ci: float = Field(default=0.95, gt=0, lt=1)
     headline_k: list[int] = Field(default_factory=lambda: [1, 10, 100])
+    # Scaling-law fits (stages/stats/fits.py): extrapolate to factor x N; k for a target coverage;
+    # backtest: fit on backtest_fraction x N samples, predict coverage at N.
+    target_coverage: float = Field(default=0.9, gt=0, lt=1)
+    extrapolate_factor: float = Field(default=10.0, ge=1)
+    backtest_fraction: float = Field(default=0.125, gt=0, lt=1)
+    # Imperfect verifiers (stages/stats/verifier_limits.py): utility +1 right, -c wrong, 0 abstain.
+    utility_costs: list[float] = Field(default_factory=lambda: [0.0, 1.0, 4.0])
+    utility_k_max: int = Field(default=1000, ge=1)
+    # (weak, strong) verifier pair for false positives, strategies and fLaws; "auto" picks
+    # weak_assert|weak_io|judge:* and strong_io|math_answer when present.
+    weak_verifier: str = "auto"
+    strong_verifier: str = "auto"
+    # Selection strategies (stages/stats/strategies.py): Monte Carlo replicates per problem and n,
+    # Best-of-Majority frequency threshold (share of n).
+    strategy_replicates: int = Field(default=200, ge=2)
+    bom_threshold: float = Field(default=0.2, ge=0, le=1)
+    # Cost-of-pass (stages/stats/costs.py): USD per million tokens, or per GPU-hour with GPU time.
+    price_input_per_mtok: float = Field(default=0.15, ge=0)
+    price_output_per_mtok: float = Field(default=0.60, ge=0)
+    gpu_price_per_hour: float | None = Field(default=None, ge=0)
+    gpu_seconds: float | None = Field(default=None, ge=0)  # total accelerator time of the run
+
+
+class TrackParams(Frozen):
+    """MLflow tracking of ``dvc repro`` runs (the ``track`` stage); flows take the same switch.
+
+    The tracking URI is ``MLFLOW_TRACKING_URI`` when set (a team server), else
+    ``sqlite:///mlflow.db`` in the project directory.
+    """
+
+    mlflow: bool = True
+    experiment: str = "infscale"
+
+
+class NightlyEntry(Frozen):
+    """One model of the nightly matrix: its name and the dotted params it overrides."""
+
+    model: str
+    set: dict[str, Any] = Field(default_factory=dict)  # e.g. {"generate.synthetic.beta": 1.2}
+
+
+class NightlyParams(Frozen):
+    """The nightly matrix (models x datasets), its cron schedule and the regression test."""
+
+    cron: str = "0 2 * * *"
+    datasets: list[str] = Field(default_factory=lambda: ["humaneval"])
+    models: list[NightlyEntry] = Field(default_factory=lambda: [NightlyEntry(model="synthetic-beta-policy")])
+    set: dict[str, Any] = Field(default_factory=dict)  # dotted overrides for every entry
+    metrics: list[str] = Field(default_factory=lambda: ["pass@1", "pass@10"])
+    bootstrap: int = Field(default=2000, ge=100)
+    ci: float = Field(default=0.95, gt=0, lt=1)
 
 
 SECTIONS: dict[str, type[Frozen]] = {
+    "track": TrackParams,
+    "nightly": NightlyParams,
     "base": BaseParams,
     "prepare": PrepareParams,
+    "augment": AugmentParams,
     "generate": GenerateParams,
     "verify": VerifyParams,
     "analyze": AnalyzeParams,

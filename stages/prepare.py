@@ -13,6 +13,7 @@ from pathlib import Path
 import polars as pl
 
 from stages.datasets import load_dataset
+from stages.contracts import validate_table
 from stages.entry import run_entry
 from stages.io import write_table
 from stages.params import BaseParams, PrepareParams, load_section
@@ -40,6 +41,7 @@ def main(argv: list[str] | None = None) -> None:
         base = load_section("base", args.params, BaseParams)
         own = load_section("prepare", args.params, PrepareParams)
         problems = prepare(load_dataset(base.dataset), own.limit)
+        validate_table("problems", problems)  # Great Expectations contract (stages/contracts.py)
         write_table(problems, args.out, PROBLEMS, "problems")
         print(f"prepare: {problems.height} problems of {base.dataset} -> {args.out}")
 

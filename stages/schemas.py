@@ -61,7 +61,7 @@ SAMPLES: Final[dict[str, pl.DataType]] = {
     "prompt_tokens": pl.Int64(),
     "completion_tokens": pl.Int64(),
     "latency_s": pl.Float64(),
-    "finish_reason": pl.String(),  # stop | length | error | synthetic
+    "finish_reason": pl.String(),  # stop | length | error | synthetic | replay (recorded elsewhere)
     "mean_logprob": pl.Float64(),
     "sum_logprob": pl.Float64(),
     "error": pl.String(),  # null unless generation failed for this sample

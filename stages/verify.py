@@ -1,7 +1,9 @@
 """Stage ``verify``: samples x problems -> verdicts, one row per (problem, sample, verifier).
 
 Code samples are run against every test suite the dataset carries (see
-``stages.verifiers.code_tests``) by a swappable executor. Every sample gets a verdict from the
+``stages.verifiers.code_tests``) by a swappable executor; math samples get gold-answer verdicts
+(``stages.verifiers.math_suite``); an LLM judge, when ``verify.judge`` is set, adds its own
+verdicts on top (a weak verifier whose false positives the analysis measures). Every sample gets a verdict from the
 closed vocabulary (``schemas.VERDICTS``): a bad sample is a verdict row, never a dropped row.
 Wall times go to a separate timings table so the verdicts stay byte-identical across runs.
 """
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
+from stages.contracts import validate_table
 from stages.entry import run_entry
 from stages.io import read_table, write_table
 from stages.params import VerifyParams, load_section
@@ -21,6 +24,8 @@ from stages.schemas import PROBLEMS, SAMPLES, TIMINGS, VERDICTS_SCHEMA, conform,
 from stages.verifiers import make_executor
 from stages.verifiers.base import ExecResult, Executor
 from stages.verifiers.code_tests import applicable_verifiers, run_verifier
+from stages.verifiers.judge import judge_verdicts_timed, truth_from_verdicts
+from stages.verifiers.math_suite import verify_math_problems
 
 OUT = Path("data/verdicts.parquet")
 TIMINGS_OUT = Path("data/timings.parquet")
@@ -55,12 +60,17 @@ def timeouts_for(problems: pl.DataFrame, params: VerifyParams, executor: Executo
 
 
 def verify(
-    problems: pl.DataFrame, samples: pl.DataFrame, params: VerifyParams, executor: Executor
+    problems: pl.DataFrame, samples: pl.DataFrame, params: VerifyParams, executor: Executor,
+    verifiers: list[str] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """All verdicts (sorted by key and verifier) and their timings."""
+    """All verdicts (sorted by key and verifier) and their timings.
+
+    ``verifiers`` fixes the set of code verifiers (the flow verifies problem chunks and must use
+    the set of the whole dataset, not of each chunk); None: every one the problems support.
+    """
     code_ids = problems.filter(pl.col("kind") == "code")["problem_id"]
     code_samples = samples.filter(pl.col("problem_id").is_in(code_ids.implode()))
-    names = applicable_verifiers(problems)
+    names = applicable_verifiers(problems) if verifiers is None else verifiers
     timeouts = timeouts_for(problems, params, executor) if names else {}
     verdicts, timings = [empty(VERDICTS_SCHEMA)], [empty(TIMINGS)]
     with Counter(code_samples.height * len(names), "verify") as bar:
@@ -70,6 +80,19 @@ def verify(
             v, t = _frames(name, results)
             verdicts.append(v)
             timings.append(t)
+    if params.judge != "none" and code_samples.height:
+        # A judge on code is scored against the strongest suite that ran (its "gold").
+        code_verdicts = pl.concat(verdicts)
+        gold = next((n for n in ("strong_io", "weak_io", "weak_assert") if n in names), None)
+        truth = (truth_from_verdicts(code_verdicts.filter(pl.col("verifier") == gold))
+                 if gold else None)
+        code_problems = problems.filter(pl.col("kind") == "code")
+        jv, jt = judge_verdicts_timed(code_problems, code_samples, params, truth=truth)
+        verdicts.append(jv)
+        timings.append(jt)
+    mv, mt = verify_math_problems(problems, samples, params)  # gold answers (+ judge) for math
+    verdicts.append(mv)
+    timings.append(mt)
     order = ["problem_id", "sample_idx", "verifier"]
     return pl.concat(verdicts).sort(order), pl.concat(timings).sort(order)
 
@@ -87,7 +110,9 @@ def main(argv: list[str] | None = None) -> None:
         own = load_section("verify", args.params, VerifyParams)
         problems = read_table(args.problems, PROBLEMS, "problems")
         samples = read_table(args.samples, SAMPLES, "samples")
-        verdicts, timings = verify(problems, samples, own, make_executor(own))
+        with make_executor(own) as executor:
+            verdicts, timings = verify(problems, samples, own, executor)
+        validate_table("verdicts", verdicts)  # GE contract (stages/contracts.py)
         write_table(verdicts, args.out, VERDICTS_SCHEMA, "verdicts")
         write_table(timings, args.timings_out, TIMINGS, "timings")
         summary = verdicts.group_by("verifier", "verdict").len().sort("verifier", "verdict")

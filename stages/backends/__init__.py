@@ -10,6 +10,9 @@ from stages.backends.base import Backend, sample_seed
 # name -> "module:factory"; each factory takes the GenerateParams and returns a Backend.
 REGISTRY: dict[str, str] = {
     "synthetic": "stages.backends.synthetic:from_params",
+    "sglang": "stages.backends.sglang:from_params",
+    "openai": "stages.backends.openai_compat:from_params",
+    "replay": "stages.backends.replay:from_params",
 }
 
 

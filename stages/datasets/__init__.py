@@ -12,6 +12,8 @@ import polars as pl
 # name -> module with a ``load() -> pl.DataFrame`` function.
 REGISTRY: dict[str, str] = {
     "humaneval": "stages.datasets.humaneval",
+    "humanevalplus": "stages.datasets.humanevalplus",
+    "mbppplus": "stages.datasets.mbppplus",
     "gsm8k": "stages.datasets.gsm8k",
     "math500": "stages.datasets.math500",
 }

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from stages.verifiers.base import Executor
+from stages.verifiers.sandbox import SandboxExecutor
 
 
-def make_executor(params: Any) -> Executor:
-    """The executor the verify stage uses (the hardened sandbox when available)."""
-    try:
-        from stages.verifiers.sandbox import make_executor as make_sandbox
-    except ImportError:
-        from stages.verifiers.subprocess_exec import SubprocessExecutor
+def make_executor(params: Any) -> SandboxExecutor:
+    """The executor the verify stage uses: the hardened sandbox (``stages.verifiers.sandbox``).
 
-        return SubprocessExecutor(params.workers)
+    It is a context manager; close it (or use ``with``) to stop its pre-warmed workers.
+    """
+    from stages.verifiers.sandbox import make_executor as make_sandbox
+
     return make_sandbox(params)

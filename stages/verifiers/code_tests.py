@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import polars as pl
 
@@ -90,8 +90,10 @@ def run_verifier(
     results: list[ExecResult] = []
     for item in planned:
         if isinstance(item, Prejudged):
-            results.append(item.result)
-            on_result(item.result)
+            # Decided without running; recorded under the level the other rows ran at.
+            result = replace(item.result, sandbox=executor.sandbox_level)
+            results.append(result)
+            on_result(result)
     jobs = [j for j in planned if isinstance(j, ExecJob)]
     for result in executor.run(jobs):
         results.append(result)

@@ -1,0 +1,235 @@
+"""The ``openai`` backend: any OpenAI-compatible ``/completions`` or ``/chat/completions`` server.
+
+Works with vLLM, llama.cpp's server, SGLang's OpenAI endpoints and hosted APIs. ``n`` samples
+of one prompt go in one request (``openai.batch_size``); the request's ``seed`` is the
+per-sample seed of its first sample, so with ``batch_size: 1`` (the default) every sample has
+its own seed. A server that honours ``seed`` with n > 1 by giving n identical samples (SGLang
+in deterministic mode) must be run with ``batch_size: 1``.
+
+The API key is read from the environment variable NAMED by ``openai.api_key_env`` when each
+request is sent; it is never stored on the backend, in params, logs, MLflow or samples.
+Latency is the client-measured request time (OpenAI replies carry no server timing).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from stages.backends.base import sample_seed, sampling_json
+from stages.backends.http_client import (
+    HttpClient,
+    RequestFailed,
+    RetryPolicy,
+    bearer_from_env,
+    chunks,
+    drive,
+)
+from stages.backends.prompting import (
+    chat_messages,
+    completion_from_reply,
+    error_row,
+    frame,
+    render_prompt,
+    sample_row,
+    stop_sequences,
+)
+
+
+class _BadReply(Exception):
+    """A reply that does not have the documented shape (kept as error rows, not fatal)."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One request: some samples of one problem."""
+
+    problem_id: str
+    kind: str
+    prompt: str
+    idxs: tuple[int, ...]
+    skip: frozenset[int]  # indices already made (their rows are dropped, not duplicated)
+
+
+def jobs(
+    problems: pl.DataFrame,
+    n_samples: int,
+    batch: int,
+    skip: frozenset[tuple[str, int]],
+    fixed_batches: bool,
+) -> Iterator[Job]:
+    """Request batches, problem by problem.
+
+    With ``fixed_batches`` the batches are the same fixed chunks on every run (needed when one
+    seed covers a whole batch, so a resumed run sends the very same requests); otherwise only
+    the missing samples are requested.
+    """
+    for row in problems.select("problem_id", "kind", "prompt").iter_rows():
+        pid, kind, prompt = row
+        missing = [i for i in range(n_samples) if (pid, i) not in skip]
+        if not missing:
+            continue
+        if fixed_batches:
+            for r in chunks(0, n_samples, batch):
+                done = frozenset(i for i in r if (pid, i) in skip)
+                if len(done) < len(r):
+                    yield Job(pid, kind, prompt, tuple(r), done)
+        else:
+            for lo in range(0, len(missing), batch):
+                yield Job(pid, kind, prompt, tuple(missing[lo : lo + batch]), frozenset())
+
+
+class OpenAIBackend:
+    name = "openai"
+    path_prefix = ""  # "/v1" when the client's base URL is a server root (SGLang's chat path)
+
+    def __init__(self, params: Any) -> None:
+        self.params = params
+        self.settings = params.openai
+        self.model = params.model
+        self.metadata: dict[str, Any] = {"backend": self.name, "model": self.model}
+
+    def _sampling(self, kind: str) -> str:
+        s = self.settings
+        return sampling_json(
+            endpoint="chat/completions" if s.chat else "completions",
+            temperature=self.params.temperature,
+            top_p=self.params.top_p,
+            max_new_tokens=self.params.max_new_tokens,
+            n=s.batch_size,
+            stop=stop_sequences(kind, self.params.prompts, s.chat),
+        )
+
+    def request_body(self, job: Job, seed: int) -> dict[str, Any]:
+        """The JSON body for one job (exposed for the request-shape tests)."""
+        s, p = self.settings, self.params
+        text = render_prompt(job.prompt, job.kind, p.prompts, s.chat)
+        body: dict[str, Any] = {
+            "model": self.model,
+            "n": len(job.idxs),
+            "max_tokens": p.max_new_tokens,
+            "temperature": p.temperature,
+            "top_p": p.top_p,
+            "seed": seed,
+        }
+        if s.chat:
+            body["messages"] = chat_messages(text, p.prompts.system)
+            if s.logprobs:
+                body["logprobs"] = True
+        else:
+            body["prompt"] = text
+            stop = stop_sequences(job.kind, p.prompts, False)
+            if stop:
+                body["stop"] = stop
+            if s.logprobs:
+                body["logprobs"] = 1
+        return body
+
+    def generate(
+        self,
+        problems: pl.DataFrame,
+        n_samples: int,
+        seed: int,
+        skip: frozenset[tuple[str, int]] = frozenset(),
+    ) -> Iterator[pl.DataFrame]:
+        s = self.settings
+        policy = RetryPolicy.from_params(s)
+        env_name = s.api_key_env
+
+        def client() -> HttpClient:
+            return HttpClient(
+                s.url, s.concurrency, policy, headers=lambda: bearer_from_env(env_name), seed=seed
+            )
+
+        async def handle(c: HttpClient, job: Job) -> pl.DataFrame:
+            return await self.run_job(c, job, seed)
+
+        yield from drive(
+            client,
+            jobs(problems, n_samples, s.batch_size, skip, fixed_batches=s.batch_size > 1),
+            handle,
+            workers=s.concurrency,
+        )
+
+    async def run_job(self, client: HttpClient, job: Job, base_seed: int) -> pl.DataFrame:
+        """Send one job and turn the reply (or its failure) into rows."""
+        req_seed = sample_seed(base_seed, job.problem_id, job.idxs[0])
+        sampling = self._sampling(job.kind)
+        path = self.path_prefix + ("/chat/completions" if self.settings.chat else "/completions")
+        t0 = time.perf_counter()
+        try:
+            reply = await client.post_json(path, self.request_body(job, req_seed))
+            rows = self._rows(job, reply, sampling, req_seed, time.perf_counter() - t0)
+        except (RequestFailed, _BadReply, KeyError, TypeError, IndexError) as exc:  # not ServerGone
+            reason = (
+                str(exc)
+                if isinstance(exc, RequestFailed)
+                else f"unexpected reply: {type(exc).__name__}: {exc}"
+            )
+            rows = [
+                error_row(
+                    job.problem_id,
+                    i,
+                    backend=self.name,
+                    model=self.model,
+                    sampling=sampling,
+                    seed=req_seed,
+                    error=reason,
+                )
+                for i in job.idxs
+            ]
+        return frame([r for r in rows if r["sample_idx"] not in job.skip])
+
+    def _rows(self, job: Job, reply: dict, sampling: str, seed: int, latency: float) -> list[dict]:
+        choices = sorted(reply["choices"], key=lambda c: c.get("index", 0))
+        if len(choices) != len(job.idxs):
+            raise _BadReply(f"asked for {len(job.idxs)} choices, got {len(choices)}")
+        usage = reply.get("usage") or {}
+        rows = []
+        for idx, ch in zip(job.idxs, choices):
+            chat = self.settings.chat
+            text = (ch.get("message") or {}).get("content") or "" if chat else ch.get("text") or ""
+            lps = _choice_logprobs(ch, chat)
+            reason = ch.get("finish_reason") or "stop"
+            common = dict(backend=self.name, model=self.model, sampling=sampling, seed=seed)
+            if reason == "abort":
+                rows.append(
+                    error_row(job.problem_id, idx, error="server aborted the request", **common)
+                )
+                continue
+            n_tok = (
+                len(lps)
+                if lps is not None
+                else (usage.get("completion_tokens") if len(choices) == 1 else None)
+            )
+            rows.append(
+                sample_row(
+                    job.problem_id,
+                    idx,
+                    completion=completion_from_reply(text, job.kind, chat),
+                    prompt_tokens=usage.get("prompt_tokens"),
+                    completion_tokens=n_tok,
+                    latency_s=latency,
+                    finish_reason=reason,
+                    logprobs=lps,
+                    **common,
+                )
+            )
+        return rows
+
+
+def _choice_logprobs(choice: dict, chat: bool) -> list[float | None] | None:
+    lp = choice.get("logprobs")
+    if not lp:
+        return None
+    if chat:
+        return [t.get("logprob") for t in lp.get("content") or []]
+    return list(lp.get("token_logprobs") or [])
+
+
+def from_params(params: Any) -> OpenAIBackend:
+    return OpenAIBackend(params)

@@ -1,0 +1,210 @@
+"""The whole analysis of one run as a pure function: verdicts (or counts) in, tables + metrics out.
+
+``stages/analyze.py`` reads files, calls :func:`run_analysis`, writes what it returns. Each part
+is one module of this package: curves (pass@k for every k with intervals), fits (power law,
+Beta, backtest), false_positives + verifier_limits (a weak/strong verifier pair), strategies
+(selection on one pool) and costs (cost-of-pass). Parts that a run cannot support (counts only,
+no verifier pair, too few samples for a backtest) are skipped with the reason in the metrics,
+never filled with made-up numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from stages.params import AnalyzeParams
+from stages.stats.costs import (
+    cheapest,
+    cost_of_pass,
+    gpu_cost_per_sample,
+    pareto_frontier,
+    token_cost_per_sample,
+)
+from stages.stats.curves import as_counts, curve
+from stages.stats.false_positives import (
+    pair_counts,
+    paired_flags,
+    per_problem_rates,
+    pooled_rates,
+    selection_pool,
+)
+from stages.stats.fits import analyze_fits, backtest
+from stages.stats.strategies import STRATEGIES, strategy_curves
+from stages.stats.verifier_limits import analyze_limits, flaws_counts
+
+WEAK_PREFERENCE = ("weak_assert", "weak_io")
+STRONG_PREFERENCE = ("strong_io", "math_answer")
+
+
+@dataclass
+class Analysis:
+    """Headline metrics (JSON-ready: finite floats or None) and the tables behind them."""
+
+    metrics: dict[str, Any] = field(default_factory=dict)
+    tables: dict[str, pl.DataFrame] = field(default_factory=dict)
+
+
+def finite(value: Any) -> Any:
+    """JSON-safe numbers: NaN / inf become None (JSON has neither); containers recurse.
+
+    Floats keep 6 significant digits (not 6 decimals: a cost per sample of 3e-8 USD is not 0).
+    """
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return float(f"{float(value):.6g}") if math.isfinite(value) else None  # 6 significant digits
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def pick_pair(verifiers: list[str], weak: str = "auto", strong: str = "auto") -> tuple[str, str] | None:
+    """The (weak, strong) verifier pair to account false positives for, or None."""
+    present = set(verifiers)
+    if weak != "auto" or strong != "auto":
+        if weak == "auto" or strong == "auto" or not {weak, strong} <= present:
+            raise ValueError(f"analyze: verifier pair ({weak}, {strong}) not in the verdicts ({', '.join(sorted(present))})")
+        return weak, strong
+    strong_pick = next((v for v in STRONG_PREFERENCE if v in present), None)
+    judges = sorted(v for v in present if v.startswith("judge:"))
+    weak_pick = next((v for v in (*WEAK_PREFERENCE, *judges) if v in present and v != strong_pick), None)
+    return (weak_pick, strong_pick) if weak_pick and strong_pick else None
+
+
+def headline(curve_df: pl.DataFrame, ks: list[int]) -> dict[str, Any]:
+    """pass@k (and interval) at the headline ks each verifier reaches, and coverage@N.
+
+    Shape kept from the first analyze stage: {verifier: {"pass@k": v, "pass@k_ci": [lo, hi],
+    "coverage@N": v}} at the top level (contracts and tracking read it there).
+    """
+    out: dict[str, Any] = {}
+    for (verifier,), group in curve_df.group_by("verifier", maintain_order=True):
+        by_k = {row["k"]: row for row in group.iter_rows(named=True)}
+        n_max = int(group["k"].max())
+        entry: dict[str, Any] = {}
+        for k in ks:
+            if k in by_k:
+                entry[f"pass@{k}"] = by_k[k]["pass_at_k"]
+                entry[f"pass@{k}_ci"] = [by_k[k]["ci_low"], by_k[k]["ci_high"]]
+        entry[f"coverage@{n_max}"] = by_k[n_max]["pass_at_k"]
+        out[verifier] = entry
+    return out
+
+
+def _fit_tables(counts: pl.DataFrame, params: AnalyzeParams, seed: int) -> tuple[dict, list, list, list]:
+    metrics, param_rows, ext_frames, backtests = {}, [], [], []
+    for verifier in counts.get_column("verifier").unique(maintain_order=True).to_list():
+        part = counts.filter(pl.col("verifier") == verifier)
+        n, c = part.get_column("n").to_numpy(), part.get_column("c").to_numpy()
+        entry: dict[str, Any] = {}
+        try:
+            fits = analyze_fits(n, c, params.bootstrap, params.ci, seed, params.extrapolate_factor, params.target_coverage)
+        except ValueError as exc:
+            metrics[verifier] = {"skipped": str(exc)}
+            continue
+        for name, fit in fits.items():
+            entry[name] = {**fit.params, f"k@{params.target_coverage}": fit.k_target["k"],
+                                            f"k@{params.target_coverage}_ci_low": fit.k_target["k_ci_low"],
+                                            f"k@{params.target_coverage}_ci_high": fit.k_target["k_ci_high"]}
+            names = [p for p in fit.params if not p.endswith(("_ci_low", "_ci_high"))]
+            param_rows += [{"verifier": verifier, "fit": name, "param": p, "value": fit.params[p],
+                            "ci_low": fit.params.get(f"{p}_ci_low"), "ci_high": fit.params.get(f"{p}_ci_high")} for p in names]
+            ext_frames.append(pl.DataFrame({"verifier": verifier, "fit": name, **fit.extrapolation}))
+        try:
+            entry["backtest"] = backtest(n, c, params.backtest_fraction, seed)
+            backtests.append({"verifier": verifier, **entry["backtest"]})
+        except ValueError as exc:
+            entry["backtest"] = {"skipped": str(exc)}
+        metrics[verifier] = entry
+    return metrics, param_rows, ext_frames, backtests
+
+
+def _pair_parts(verdicts: pl.DataFrame, pair: tuple[str, str], params: AnalyzeParams, seed: int,
+                samples: pl.DataFrame | None, analysis: Analysis) -> pl.DataFrame:
+    """False positives and fLaws limits for the pair; returns the selection pool."""
+    weak, strong = pair
+    flags = paired_flags(verdicts, weak, strong)
+    counts = pair_counts(flags)
+    analysis.tables["false_positives"] = per_problem_rates(counts, params.ci)
+    analysis.metrics["false_positives"] = {"weak": weak, "strong": strong,
+                                           **pooled_rates(counts, params.bootstrap, params.ci, seed)}
+    pool = selection_pool(flags, samples)
+    limits = analyze_limits(flaws_counts(pool), params.utility_costs, np.arange(1, params.utility_k_max + 1),
+                            params.bootstrap, params.ci, seed)
+    analysis.tables["limits_accuracy"] = limits["accuracy"]
+    analysis.tables["utility"] = limits["utility"]
+    analysis.tables["utility_optimal"] = limits["optimal"]
+    analysis.metrics["verifier_limits"] = {
+        "ceiling": limits["ceiling"],
+        "optimal_k": {f"c={row['cost']:g}": row for row in limits["optimal"].to_dicts()},
+    }
+    return pool
+
+
+def _cost_per_sample(samples: pl.DataFrame | None, params: AnalyzeParams) -> tuple[float | None, str]:
+    if params.gpu_price_per_hour is not None and params.gpu_seconds is not None and samples is not None:
+        return gpu_cost_per_sample(params.gpu_seconds, samples.height, params.gpu_price_per_hour), "gpu_hours"
+    if samples is not None and {"prompt_tokens", "completion_tokens"} <= set(samples.columns):
+        return token_cost_per_sample(samples, params.price_input_per_mtok, params.price_output_per_mtok), "tokens"
+    return None, "no samples table: token counts unknown"
+
+
+def run_analysis(
+    table: pl.DataFrame,
+    params: AnalyzeParams,
+    seed: int,
+    samples: pl.DataFrame | None = None,
+    model: str = "model",
+) -> Analysis:
+    """Everything the analyze stage reports, for verdict rows or per-problem counts."""
+    analysis = Analysis()
+    counts = as_counts(table)
+    curve_df = curve(counts, None, params.bootstrap, params.ci, seed)
+    analysis.tables |= {"counts": counts, "curve": curve_df}
+    analysis.metrics |= headline(curve_df, params.headline_k)
+    analysis.metrics["n_problems"] = counts.get_column("problem_id").n_unique()
+    analysis.metrics["n_samples"] = int(counts.get_column("n").max()) if counts.height else 0
+    fit_metrics, param_rows, ext_frames, backtests = _fit_tables(counts, params, seed)
+    analysis.metrics["fits"] = fit_metrics
+    if param_rows:
+        analysis.tables["fit_params"] = pl.DataFrame(param_rows)
+        analysis.tables["extrapolation"] = pl.concat(ext_frames)
+    if backtests:
+        analysis.tables["backtest"] = pl.DataFrame(backtests)
+
+    pair = None if "verdict" not in table.columns else pick_pair(
+        counts.get_column("verifier").unique().to_list(), params.weak_verifier, params.strong_verifier)
+    if pair is None:
+        analysis.metrics["skipped"] = {"pair": "per-problem counts only, or no (weak, strong) verifier pair"}
+        return _finish(analysis)
+    pool = _pair_parts(table, pair, params, seed, samples, analysis)
+    strategies = strategy_curves(pool, None, params.bootstrap, params.ci, seed, params.strategy_replicates,
+                                 params.bom_threshold, STRATEGIES)
+    analysis.tables["strategies"] = strategies
+    n_max = int(strategies.get_column("n").max())
+    analysis.metrics["strategies"] = {
+        row["strategy"]: {f"acc@{n_max}": row["accuracy"], f"acc@{n_max}_ci_low": row["ci_low"],
+                          f"acc@{n_max}_ci_high": row["ci_high"], "method": row["method"]}
+        for row in strategies.filter(pl.col("n") == n_max).iter_rows(named=True)
+    }
+    cost, basis = _cost_per_sample(samples, params)
+    if cost is None:
+        analysis.metrics["skipped"] = {"costs": basis}
+        return _finish(analysis)
+    rows = cost_of_pass(strategies.filter(pl.col("strategy") != "oracle"), cost, model)
+    analysis.tables["cost_of_pass"] = rows
+    analysis.tables["frontier"] = pareto_frontier(rows)
+    analysis.metrics["costs"] = {"basis": basis, "cost_per_sample": cost, "cheapest": cheapest(rows)}
+    return _finish(analysis)
+
+
+def _finish(analysis: Analysis) -> Analysis:
+    analysis.metrics = finite(analysis.metrics)
+    return analysis

@@ -1,0 +1,237 @@
+"""The math-answer verifier: extract a sample's final answer and compare it with gold.
+
+Comparison is HuggingFace's ``math-verify`` (``parse`` then ``verify``), which decides equality
+symbolically and numerically (``\\frac{1}{2}`` = ``0.5`` = ``1/2``; ``2\\sqrt{2}`` = ``\\sqrt{8}``;
+intervals, sets, matrices), instead of string match, which under-counts correct answers.
+
+math-verify bounds each parse and comparison with ``signal.alarm``, which only works in a
+process's main thread; a Prefect task or a Dask worker calls us from another thread. So every
+comparison runs in the main thread of a worker *process* (``spawn`` context: forking a process
+that holds threads can deadlock), and the parent only collects rows. A comparison that hits the
+time limit is ``unparseable`` with the reason in ``detail``, never ``incorrect``.
+
+Verdicts (closed vocabulary, ``stages.schemas.VERDICTS``):
+``correct`` / ``incorrect``; ``no_answer`` (nothing extracted); ``unparseable`` (an answer was
+extracted but could not be read as mathematics while gold could, or the comparison timed out).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Final
+
+import polars as pl
+
+from stages.schemas import TIMINGS, VERDICTS_SCHEMA, conform
+from stages.verifiers.math_extract import exact_number, extract_answer, tidy
+
+NAME: Final[str] = "math_answer"
+DEFAULT_TIMEOUT_S: Final[int] = 5
+
+# (problem_id, gold, [(sample_idx, completion), ...]): one problem's samples, the unit of work.
+ProblemJob = tuple[str, str, list[tuple[int, str]]]
+
+
+@dataclass(frozen=True)
+class MathVerdict:
+    verdict: str
+    answer: str | None
+    detail: str
+
+
+def parse_answer(answer: str, timeout_s: int = DEFAULT_TIMEOUT_S) -> list[Any]:
+    """math-verify's reading of an answer (sympy objects, then its string form); main thread only.
+
+    The answer is wrapped in ``\\boxed{}`` so that math-verify's LaTeX extractor, which ranks
+    boxed content first, reads the whole answer and not a fragment of it.
+    """
+    from math_verify import parse
+
+    return parse("\\boxed{" + answer + "}", parsing_timeout=timeout_s)
+
+
+def _is_math(parsed: list[Any]) -> bool:
+    return any(not isinstance(p, str) for p in parsed)
+
+
+def equivalent(gold: list[Any], pred: list[Any], timeout_s: int = DEFAULT_TIMEOUT_S) -> bool | None:
+    """True/False from math-verify; None when every comparison that could decide timed out."""
+    from math_verify import verify
+    from math_verify.errors import TimeoutException
+
+    timed_out = False
+    for g in gold:
+        for p in pred:
+            try:
+                if verify(g, p, timeout_seconds=timeout_s, raise_on_error=True):
+                    return True
+            except TimeoutException:
+                timed_out = True
+            except Exception:  # noqa: BLE001, S112 -- sympy raises many types on an incomparable pair (a set vs a matrix): unequal
+                continue
+    return None if timed_out else False
+
+
+def compare_answer(gold_parsed: list[Any], answer: str, timeout_s: int = DEFAULT_TIMEOUT_S) -> tuple[str, str]:
+    """(verdict, reason) of an extracted answer against parsed gold (call in a main thread)."""
+    pred = parse_answer(answer, timeout_s)
+    if not pred:
+        return "unparseable", "; math-verify read nothing"
+    same = equivalent(gold_parsed, pred, timeout_s)
+    if same is None:
+        return "unparseable", f"; comparison timed out ({timeout_s}s)"
+    if same:
+        return "correct", ""
+    if _is_math(gold_parsed) and not _is_math(pred):
+        return "unparseable", "; not readable as mathematics"
+    return "incorrect", ""
+
+
+def exact_verdict(gold: str, answer: str) -> str | None:
+    """A verdict without sympy when both are plain numbers and exact arithmetic settles it.
+
+    Equal exact values are equal for math-verify too; two different integers are different.
+    Anything else (a decimal against a fraction, which math-verify compares after rounding to
+    6 places) is left to math-verify. Most GSM8K answers take this path.
+    """
+    g, a = exact_number(gold), exact_number(answer)
+    if g is None or a is None:
+        return None
+    if g == a:
+        return "correct"
+    if g.denominator == 1 and a.denominator == 1:
+        return "incorrect"
+    return None
+
+
+def judge_answer(
+    gold: str, completion: str | None, timeout_s: int = DEFAULT_TIMEOUT_S,
+    _gold_cache: dict[str, list[Any]] | None = None,
+    _memo: dict[str, tuple[str, str]] | None = None,
+) -> MathVerdict:
+    """Verdict of one completion against one gold answer (call in a main thread).
+
+    ``_memo`` (per problem) maps an extracted answer to its verdict: samples of one problem
+    share few distinct final answers, so most comparisons are looked up, not recomputed.
+    """
+    ext = extract_answer(completion)
+    if ext.answer is None or not ext.answer.strip():
+        return MathVerdict("no_answer", None, "method=none")
+    memo = _memo if _memo is not None else {}
+    if ext.answer not in memo:
+        fast = exact_verdict(gold, ext.answer)
+        if fast is not None:
+            memo[ext.answer] = (fast, "")
+        else:
+            cache = _gold_cache if _gold_cache is not None else {}
+            if gold not in cache:
+                cache[gold] = parse_answer(tidy(gold), timeout_s)
+            memo[ext.answer] = compare_answer(cache[gold], ext.answer, timeout_s)
+    verdict, reason = memo[ext.answer]
+    return MathVerdict(verdict, ext.answer, f"method={ext.method}{reason}")
+
+
+def verify_jobs(jobs: Sequence[ProblemJob], timeout_s: int = DEFAULT_TIMEOUT_S) -> list[dict]:
+    """Verdict rows for a chunk of problems; runs in a worker process's main thread."""
+    rows: list[dict] = []
+    gold_cache: dict[str, list[Any]] = {}
+    for problem_id, gold, samples in jobs:
+        memo: dict[str, tuple[str, str]] = {}
+        for sample_idx, completion in samples:
+            start = time.perf_counter()
+            v = judge_answer(gold, completion, timeout_s, gold_cache, memo)
+            rows.append(
+                {
+                    "problem_id": problem_id,
+                    "sample_idx": sample_idx,
+                    "verifier": NAME,
+                    "verdict": v.verdict,
+                    "detail": v.detail,
+                    "duration_s": time.perf_counter() - start,
+                    "sandbox": "none",
+                    "answer": v.answer,
+                    "score": None,
+                }
+            )
+    return rows
+
+
+def problem_jobs(problems: pl.DataFrame, samples: pl.DataFrame) -> list[ProblemJob]:
+    """Group samples by problem with the gold answer; unknown or non-math problems are errors."""
+    gold = problems.filter(pl.col("kind") == "math").select("problem_id", "answer")
+    joined = samples.select("problem_id", "sample_idx", "completion").join(
+        gold, on="problem_id", how="left"
+    )
+    missing = joined.filter(pl.col("answer").is_null())["problem_id"].unique().sort().to_list()
+    if missing:
+        raise ValueError(
+            f"math_answer: samples refer to problem(s) with no math gold answer: {missing[:5]}"
+        )
+    grouped = joined.group_by("problem_id", "answer", maintain_order=True).agg(
+        pl.col("sample_idx"), pl.col("completion")
+    )
+    return [
+        (pid, ans, list(zip(idx, comp, strict=True)))
+        for pid, ans, idx, comp in grouped.iter_rows()
+    ]
+
+
+def chunked(jobs: list[ProblemJob], n_chunks: int) -> Iterator[list[ProblemJob]]:
+    size = max(1, -(-len(jobs) // max(1, n_chunks)))
+    for i in range(0, len(jobs), size):
+        yield jobs[i : i + size]
+
+
+def resolve_workers(workers: int) -> int:
+    return workers if workers > 0 else max(1, os.cpu_count() or 1)
+
+
+def run_in_processes(fn: Any, chunks: list[Any], workers: int, *args: Any) -> Iterator[Any]:
+    """Map ``fn(chunk, *args)`` over chunks in the main thread of worker processes.
+
+    Inline when one worker suffices and we already are the main thread (no spawn cost); a
+    spawned pool otherwise, so that math-verify's ``signal.alarm`` works from any caller thread.
+    """
+    if workers == 1 and threading.current_thread() is threading.main_thread():
+        for chunk in chunks:
+            yield fn(chunk, *args)
+        return
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(workers, max(1, len(chunks))), mp_context=ctx) as pool:
+        futures = [pool.submit(fn, chunk, *args) for chunk in chunks]
+        for fut in futures:
+            yield fut.result()
+
+
+def verify_math_timed(
+    problems: pl.DataFrame, samples: pl.DataFrame, workers: int = 0,
+    timeout_s: int = DEFAULT_TIMEOUT_S,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(VERDICTS, TIMINGS) rows, verifier ``math_answer``, for every sample of a math problem.
+
+    ``workers``: processes (0: one per core). Safe to call from any thread. Wall times go to
+    the timings table so that the verdicts are identical across runs.
+    """
+    jobs = problem_jobs(problems, samples)
+    n = resolve_workers(workers)
+    chunks = list(chunked(jobs, n * 4 if n > 1 else 1))
+    rows: list[dict] = []
+    for part in run_in_processes(verify_jobs, chunks, n, timeout_s):
+        rows.extend(part)
+    frame = pl.DataFrame(rows, schema={**VERDICTS_SCHEMA, **TIMINGS, "verdict": pl.String()})
+    frame = frame.with_columns(cached=pl.lit(False)).sort("problem_id", "sample_idx")
+    return conform(frame, VERDICTS_SCHEMA, "verdicts"), conform(frame, TIMINGS, "timings")
+
+
+def verify_math(
+    problems: pl.DataFrame, samples: pl.DataFrame, workers: int = 0,
+    timeout_s: int = DEFAULT_TIMEOUT_S,
+) -> pl.DataFrame:
+    """VERDICTS rows only (see :func:`verify_math_timed`)."""
+    return verify_math_timed(problems, samples, workers, timeout_s)[0]

@@ -1,0 +1,141 @@
+"""Per-problem timeouts from the reference solution's measured runtime, and reference outputs.
+
+A fixed timeout makes verdicts depend on the machine: the same samples scored pass@1 about 0.40
+on one machine and 0.23 on another (EvalPlus issue #5). EvalPlus instead gives each problem
+``max(floor, factor x reference time)`` (Liu et al. 2023); so do we, with the reference timed in
+the same sandbox as the candidates. :func:`compute_outputs` runs a *trusted* reference on given
+inputs inside the sandbox, to build expected outputs for input/output suites.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import polars as pl
+
+from stages.verifiers.base import AssertSuite, ExecJob, Executor
+from stages.verifiers.sandbox.executor import SandboxExecutor
+
+CALIBRATION_TIMEOUT_S = 60.0
+log = logging.getLogger(__name__)
+
+
+def timeout_for(reference_s: float, floor_s: float, factor: float) -> float:
+    """EvalPlus-style per-problem limit: ``max(floor, factor x reference time)``."""
+    return max(floor_s, factor * reference_s)
+
+
+def calibrate_timeouts(
+    reference_jobs: Iterable[ExecJob],
+    floor_s: float,
+    factor: float,
+    executor: SandboxExecutor | None = None,
+    repeats: int = 2,
+) -> dict[str, float]:
+    """Per problem id: ``timeout_for`` the fastest of ``repeats`` sandboxed reference runs.
+
+    ``reference_jobs`` hold each problem's reference program (prefix + reference) and the suite
+    the candidates will face; keys are ``(problem_id, anything)``. The jobs run without the
+    verdict cache (a cached duration would not be a measurement) under a generous limit. A
+    reference that does not pass is logged and still gets a limit (from its measured time).
+    """
+    jobs = [ExecJob(j.key, j.program, j.suite, CALIBRATION_TIMEOUT_S) for j in reference_jobs]
+    own = executor is None
+    runner = executor or SandboxExecutor(cache_dir=None)
+    fastest: dict[str, float] = {}
+    failed: dict[str, str] = {}
+    try:
+        for _ in range(max(1, repeats)):
+            for result in _uncached(runner, jobs):
+                pid = result.key[0]
+                fastest[pid] = min(fastest.get(pid, float("inf")), result.duration_s)
+                if result.verdict != "pass":
+                    failed[pid] = f"{result.verdict}: {result.detail}"
+    finally:
+        if own:
+            runner.close()
+    for pid, why in sorted(failed.items()):
+        log.warning("calibration: reference of %s does not pass its own suite (%s)", pid, why)
+    return {pid: timeout_for(seconds, floor_s, factor) for pid, seconds in fastest.items()}
+
+
+def calibrate_problems(
+    problems: pl.DataFrame,
+    floor_s: float,
+    factor: float,
+    executor: SandboxExecutor,
+    repeats: int = 2,
+) -> dict[str, float]:
+    """Per code problem: a limit from its reference's slowest suite (fastest of ``repeats``).
+
+    The reference (``program_prefix + reference``) is timed on every suite the problem carries:
+    the assertion test, and the input lists (``inputs_strong``, else ``inputs_weak``, all inputs
+    computed as the verifier would). Problems without a reference get the floor.
+    """
+    code = problems.filter(pl.col("kind") == "code")
+    limits = {pid: floor_s for pid in code["problem_id"]}
+    rows = [r for r in code.iter_rows(named=True) if (r["reference"] or "").strip()]
+    jobs = [ExecJob((r["problem_id"], 0), r["program_prefix"] + r["reference"],
+                    AssertSuite(r["test"], r["entry_point"]), 0.0)
+            for r in rows if (r["test"] or "").strip()]
+    slowest = calibrate_timeouts(jobs, 0.0, 1.0, executor, repeats)  # floor 0, factor 1: the times
+
+    def time_inputs(row: dict[str, Any]) -> tuple[str, float]:
+        text = (row.get("inputs_strong") or "").strip() or (row.get("inputs_weak") or "").strip()
+        if not text:
+            return row["problem_id"], 0.0
+        inputs = json.loads(text)
+        best = float("inf")
+        for _ in range(max(1, repeats)):
+            start = time.monotonic()
+            values, why = executor.collect_outputs(row["program_prefix"] + row["reference"],
+                                                   row["entry_point"], inputs, CALIBRATION_TIMEOUT_S)
+            best = min(best, time.monotonic() - start)
+            if values is None:
+                log.warning("calibration: reference of %s fails on its inputs (%s)", row["problem_id"], why)
+        return row["problem_id"], best
+
+    with ThreadPoolExecutor(max(1, executor.workers)) as pool:
+        for pid, seconds in pool.map(time_inputs, rows):
+            slowest[pid] = max(slowest.get(pid, 0.0), seconds)
+    for pid, seconds in slowest.items():
+        limits[pid] = timeout_for(seconds, floor_s, factor)
+    return limits
+
+
+def _uncached(executor: Executor, jobs: list[ExecJob]):
+    cache = getattr(executor, "cache", None)
+    if cache is not None:
+        executor.cache = None  # type: ignore[attr-defined]
+    try:
+        yield from executor.run(jobs)
+    finally:
+        if cache is not None:
+            executor.cache = cache  # type: ignore[attr-defined]
+
+
+def compute_outputs(
+    program: str,
+    entry_point: str,
+    inputs: list[list[Any]],
+    timeout_s: float = 60.0,
+    executor: SandboxExecutor | None = None,
+) -> tuple[list[Any] | None, str]:
+    """Run a trusted ``program``'s ``entry_point`` on each argument list, in the sandbox.
+
+    Returns ``(outputs, "")`` with one JSON value per input (the projection the verifier
+    compares against: tuples as lists, sets as sorted lists, see ``codec``), or ``(None, why)``
+    if the program raised, timed out, or returned something that is not plain data.
+    """
+    own = executor is None
+    runner = executor or SandboxExecutor(workers=1, cache_dir=None)
+    try:
+        return runner.collect_outputs(program, entry_point, inputs, timeout_s)
+    finally:
+        if own:
+            runner.close()

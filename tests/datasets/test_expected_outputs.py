@@ -1,0 +1,105 @@
+"""Expected outputs: the reference's outputs per input, cached, failures dropped and reported."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from stages.datasets import evalplus, typed_json
+from stages.datasets.expected_outputs import (
+    RefOutcome,
+    SandboxReferenceRunner,
+    cached_outcomes,
+    fill_expected_outputs_with_report,
+)
+from stages.schemas import PROBLEMS
+
+
+class TrustedRunner:
+    """Test double: runs a *trusted test program* in-process and counts its calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, program: str, entry: str, inputs: Sequence[list[Any]], timeout_s: float) -> list[RefOutcome]:
+        self.calls += 1
+        scope: dict = {}
+        exec(program, scope)  # noqa: S102 - trusted test programs only
+        out = []
+        for args in inputs:
+            try:
+                out.append(RefOutcome("ok", json.dumps(scope[entry](*args))))
+            except Exception as exc:  # noqa: BLE001 - the outcome records it
+                out.append(RefOutcome("error", None, repr(exc)))
+        return out
+
+
+def _problem(inputs_weak: list, inputs_strong: list) -> pl.DataFrame:
+    row = {c: "" for c in PROBLEMS} | {
+        "problem_id": "P/0", "dataset": "t", "kind": "code", "program_prefix": "def f(x):\n",
+        "reference": "    return 10 // x\n", "entry_point": "f", "atol": 0.0, "dataset_hash": "h",
+        "inputs_weak": typed_json.encode(inputs_weak), "inputs_strong": typed_json.encode(inputs_strong)}
+    return pl.DataFrame([row], schema=PROBLEMS)
+
+
+def test_outputs_filled_and_failing_inputs_dropped_and_reported(tmp_path: Path) -> None:
+    runner = TrustedRunner()
+    out, report = fill_expected_outputs_with_report(
+        _problem([[1], [2]], [[1], [2], [0], [5]]), runner=runner, cache_dir=tmp_path)
+    row = out.row(0, named=True)
+    assert json.loads(row["outputs_weak"]) == [10, 5]
+    assert typed_json.decode(row["inputs_strong"]) == [[1], [2], [5]]  # 10 // 0 raised
+    assert json.loads(row["outputs_strong"]) == [10, 5, 2]
+    assert report.dropped == {"P/0": 1} and "ZeroDivisionError" in report.details["P/0"]
+    assert runner.calls == 1  # the weak inputs are part of the strong run: one execution
+
+
+def test_cache_is_keyed_by_dataset_hash_and_content(tmp_path: Path) -> None:
+    runner = TrustedRunner()
+    args = ("def f(x):\n    return x\n", "f", [[1], [2]])
+    first = cached_outcomes(runner, *args, dataset_hash="h1", cache_dir=tmp_path)
+    again = cached_outcomes(runner, *args, dataset_hash="h1", cache_dir=tmp_path)
+    assert first == again and runner.calls == 1
+    cached_outcomes(runner, *args, dataset_hash="h2", cache_dir=tmp_path)
+    assert runner.calls == 2 and len(list(tmp_path.glob("h*/*.json"))) == 2
+
+
+def test_sandbox_runner_keeps_each_inputs_own_outcome() -> None:
+    """One bad input costs one extra run, not the outputs of the others."""
+    program = ("def f(x):\n    if x == 3:\n        raise ValueError('three')\n"
+               "    if x == 5:\n        while True:\n            pass\n    return (x, [x])\n")
+    runner = SandboxReferenceRunner()
+    try:
+        got = runner(program, "f", [[1], [3], [4], [5], [6]], 1.0)
+        broken = runner("def f(:\n", "f", [[1], [2]], 1.0)
+    finally:
+        runner.close()
+    assert [o.status for o in got] == ["ok", "error", "ok", "timeout", "ok"]
+    assert got[0].output == "[1,[1]]" and "three" in got[1].detail
+    assert [o.status for o in broken] == ["error", "error"]
+
+
+def test_sandbox_runner_passes_typed_inputs() -> None:
+    """Tuples, sets and complex numbers reach the reference as such (MBPP+ contracts need it)."""
+    program = "def f(x):\n    return [type(x).__name__, len(x) if hasattr(x, '__len__') else 0]\n"
+    runner = SandboxReferenceRunner()
+    try:
+        got = runner(program, "f", [[(1, 2)], [{3}], [1j], [[4]]], 5.0)
+    finally:
+        runner.close()
+    assert [json.loads(o.output)[0] for o in got] == ["tuple", "set", "complex", "list"]
+
+
+@pytest.mark.mirror
+def test_humanevalplus_reference_outputs_in_the_sandbox(mirror_dir: Path, tmp_path: Path) -> None:
+    problems = evalplus.raw_problems("humanevalplus").head(3)
+    out, report = fill_expected_outputs_with_report(problems, cache_dir=tmp_path)
+    assert report.total_dropped == 0
+    for row in out.iter_rows(named=True):
+        assert len(json.loads(row["outputs_strong"])) == len(typed_json.decode(row["inputs_strong"]))
+    assert json.loads(out.row(0, named=True)["outputs_weak"])[:2] == [True, False]

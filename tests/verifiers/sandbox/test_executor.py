@@ -1,0 +1,180 @@
+"""The sandbox executor's contract: verdicts, stop-at-first-failure, cache, Executor protocol."""
+
+from __future__ import annotations
+
+import pytest
+
+from stages.params import VerifyParams
+from stages.verifiers.base import AssertSuite, ExecJob, Executor, IOSuite
+from stages.verifiers.sandbox import SandboxExecutor, make_executor
+
+ADD = "def add(a, b):\n    return a + b\n"
+IO = IOSuite("add", ((1, 2), (3, 4), (5, 6)), (3, 7, 11))
+CHECK = AssertSuite("def check(candidate):\n    assert candidate(1, 2) == 3\n", "add")
+
+
+@pytest.fixture(scope="module")
+def executor():
+    with SandboxExecutor(workers=2, cache_dir=None) as ex:
+        yield ex
+
+
+def _one(executor: SandboxExecutor, program: str, suite=IO, timeout: float = 2.0):
+    return next(iter(executor.run([ExecJob(("p", 0), program, suite, timeout)])))
+
+
+def test_is_an_executor(executor):
+    assert isinstance(executor, Executor)
+    assert executor.sandbox_level in ("bwrap", "rlimits")
+
+
+def test_correct_program_passes_both_suites(executor):
+    assert _one(executor, ADD).verdict == "pass"
+    assert _one(executor, ADD, CHECK).verdict == "pass"
+
+
+def test_wrong_output_fails_and_says_which_input(executor):
+    result = _one(executor, "def add(a, b):\n    return 3\n")
+    assert (result.verdict, result.detail) == ("fail", "wrong output on input 1")
+    assert _one(executor, "def add(a, b):\n    return 0\n", CHECK).verdict == "fail"
+
+
+def test_exception_is_error_and_names_it(executor):
+    result = _one(executor, "def add(a, b):\n    raise KeyError('k')\n")
+    assert result.verdict == "error" and "KeyError" in result.detail
+
+
+def test_missing_entry_point_is_error(executor):
+    result = _one(executor, "def plus(a, b):\n    return a + b\n")
+    assert result.verdict == "error" and "KeyError" in result.detail
+
+
+def test_syntax_error_is_decided_without_running(executor):
+    result = _one(executor, "def add(a, b:\n    return a + b\n")
+    assert result.verdict == "syntax_error" and result.extra == {}
+
+
+def test_blank_program_is_empty(executor):
+    assert _one(executor, "   \n\t\n").verdict == "empty"
+
+
+def test_type_strictness(executor):
+    assert _one(executor, "def add(a, b):\n    return float(a + b)\n").verdict == "pass"
+    assert _one(executor, "def add(a, b):\n    return str(a + b)\n").verdict == "fail"
+    bools = IOSuite("f", ((0,), (1,)), (False, True))
+    assert _one(executor, "def f(x):\n    return x\n", bools).verdict == "fail"
+    assert _one(executor, "def f(x):\n    return bool(x)\n", bools).verdict == "pass"
+
+
+def test_tuples_compare_as_json_lists(executor):
+    suite = IOSuite("f", ((2,),), ([2, 4],))
+    assert _one(executor, "def f(x):\n    return (x, 2 * x)\n", suite).verdict == "pass"
+
+
+def test_stops_at_first_failure_unless_all_tests():
+    slow_wrong = "import time\ndef add(a, b):\n    time.sleep(0.05)\n    return 0\n"
+    with SandboxExecutor(workers=1, cache_dir=None) as first:
+        stopped = _one(first, slow_wrong)
+    with SandboxExecutor(workers=1, cache_dir=None, all_tests=True) as every:
+        full = _one(every, slow_wrong)
+    assert stopped.verdict == full.verdict == "fail"
+    assert stopped.extra["tests_run"] == 1
+    assert full.extra["tests_run"] == 3
+    assert len(full.extra["output_digests"]) == 3
+
+
+def test_outputs_digest_clusters_equal_behaviour(executor):
+    a = _one(executor, ADD)
+    b = _one(executor, "def add(x, y):\n    return y + x  # same behaviour\n")
+    c = _one(executor, "def add(a, b):\n    return a * b\n")
+    assert a.outputs == b.outputs
+    assert c.outputs != a.outputs
+
+
+def test_zero_timeout_means_the_default(executor):
+    assert _one(executor, ADD, IO, timeout=0.0).verdict == "pass"
+
+
+def test_results_stream_as_they_finish(executor):
+    jobs = [ExecJob(("slow", 0), "import time\ndef add(a, b):\n    time.sleep(0.5)\n    return a + b\n", IO, 3.0)]
+    jobs += [ExecJob(("fast", i), ADD, IO, 3.0) for i in range(4)]
+    order = [r.key[0] for r in executor.run(jobs)]
+    assert sorted(order) == ["fast"] * 4 + ["slow"]
+    assert order[0] == "fast"  # submitted first, the slow job does not hold the others back
+
+
+def test_cache_hits_across_executors_and_ignores_formatting(tmp_path):
+    jobs = [ExecJob(("p", 0), ADD, IO, 2.0), ExecJob(("p", 1), "def add(a,b):  # comment\n  return a+b\n", IO, 2.0)]
+    with SandboxExecutor(workers=1, cache_dir=tmp_path) as first:
+        cold = sorted(first.run(jobs[:1]), key=lambda r: r.key)
+    with SandboxExecutor(workers=1, cache_dir=tmp_path) as second:
+        warm = sorted(second.run(jobs), key=lambda r: r.key)
+    assert [r.extra["cached"] for r in cold] == [False]
+    assert [r.extra["cached"] for r in warm] == [True, True]
+    assert [r.verdict for r in warm] == ["pass", "pass"]
+    assert warm[0].outputs == cold[0].outputs
+
+
+def test_cache_key_includes_the_suite_and_policy(tmp_path):
+    with SandboxExecutor(workers=1, cache_dir=tmp_path, timeout_policy="a") as ex:
+        list(ex.run([ExecJob(("p", 0), ADD, IO, 2.0)]))
+        other_suite = IOSuite("add", ((1, 2),), (4,))
+        assert _one(ex, ADD, other_suite).verdict == "fail"
+    with SandboxExecutor(workers=1, cache_dir=tmp_path, timeout_policy="b") as ex:
+        assert _one(ex, ADD).extra["cached"] is False
+
+
+def test_make_executor_reads_verify_params(tmp_path):
+    params = VerifyParams(workers=1, cache=False, sandbox="rlimits", memory_mb=512, all_tests=True)
+    with make_executor(params, cache_dir=tmp_path) as ex:
+        assert (ex.workers, ex.cache, ex.sandbox_level, ex.all_tests) == (1, None, "rlimits", True)
+        assert ex.limits.memory_mb == 512
+        assert ex.default_timeout_s == params.timeout_floor_s
+
+
+def test_unknown_level_is_a_clear_error():
+    with pytest.raises(ValueError, match="sandbox level"):
+        SandboxExecutor(sandbox="docker")
+
+
+def test_inputs_keep_their_types(executor):
+    """Tuples, sets, non-finite floats reach the candidate as such (EvalPlus relies on it)."""
+    kinds = "def f(x):\n    return type(x).__name__\n"
+    suite = IOSuite("f", (((1, 2),), ({3},), (float("inf"),), ({1: "a"},), ([1],)),
+                    ("tuple", "set", "float", "dict", "list"))
+    assert _one(executor, kinds, suite).verdict == "pass"
+    pre_typed = IOSuite("f", (({"$tuple": [1, 2]},),), ("tuple",))  # typed JSON left tagged
+    assert _one(executor, kinds, pre_typed).verdict == "pass"
+
+
+def test_jobs_queued_behind_a_lost_worker_run_again():
+    """A candidate that kills its fork server loses only itself; the job queued behind it in
+    the same worker is handed back and runs on a fresh one."""
+    killer = "import os\ndef add(a, b):\n    os.kill(os.getppid(), 9)\n    return a + b\n"
+    jobs = [ExecJob(("killer", 0), killer, IO, 2.0)] + [ExecJob(("ok", i), ADD, IO, 2.0) for i in range(3)]
+    with SandboxExecutor(workers=1, cache_dir=None) as ex:
+        results = {r.key: r.verdict for r in ex.run(jobs)}
+    assert results == {("killer", 0): "error", ("ok", 0): "pass", ("ok", 1): "pass", ("ok", 2): "pass"}
+
+
+def test_an_executor_dropped_without_close_leaves_no_worker():
+    import gc
+    import os
+
+    def labelled(label: str) -> int:
+        count = 0
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                    count += label.encode() in fh.read().split(b"\0")
+            except OSError:
+                pass
+        return count
+
+    ex = SandboxExecutor(workers=1, cache_dir=None)
+    assert _one(ex, ADD).verdict == "pass"
+    label = ex.label
+    assert labelled(label) > 0
+    del ex
+    gc.collect()
+    assert labelled(label) == 0
