@@ -89,7 +89,9 @@ def _verdicts(name: str, problems: pl.DataFrame, samples: pl.DataFrame,
     results = code_tests.run_verifier(name, problems, samples, executor,
                                       {p: VerifyParams().timeout_floor_s for p in problems["problem_id"]})
     return pl.DataFrame([{"problem_id": r.key[0], "sample_idx": r.key[1], "verifier": name,
-                          "verdict": r.verdict, "answer": r.outputs, "score": None} for r in results])
+                          "verdict": r.verdict, "answer": r.outputs, "score": None} for r in results],
+                        schema={"problem_id": pl.String, "sample_idx": pl.Int64, "verifier": pl.String,
+                                "verdict": pl.String, "answer": pl.String, "score": pl.Float64})
 
 
 def stripped_comparison(samples_per_problem: int, seed: int, executor: SandboxExecutor) -> None:

@@ -31,15 +31,14 @@ def bare_and_components(overrides: dict, tmp: Path) -> dict[str, float]:
     cfg = load_config(ROOT / "params.yaml", overrides)
     times: dict[str, float] = {}
     t0 = time.perf_counter()
-    from stages.analyze import analyze
+    from stages.analyze import analyze_all
     from stages.backends import get_backend
     from stages.datasets import load_dataset
     from stages.generate import generate
     from stages.io import write_json, write_table
     from stages.prepare import prepare
-    from stages.report import coverage_figure, save
+    from stages.report import figures, save
     from stages.schemas import COUNTS, CURVE, PROBLEMS, SAMPLES, VERDICTS_SCHEMA
-    from stages.stats.passk import counts_from_verdicts
     from stages.verifiers import make_executor
     from stages.verify import verify
 
@@ -51,13 +50,15 @@ def bare_and_components(overrides: dict, tmp: Path) -> dict[str, float]:
     t_v = time.perf_counter()
     verdicts, _ = verify(problems, samples, cfg.verify, make_executor(cfg.verify))
     times["verify_only_s"] = time.perf_counter() - t_v
+    times["verifiers"] = float(verdicts["verifier"].n_unique())
     write_table(verdicts, run / "data/verdicts.parquet", VERDICTS_SCHEMA, "verdicts")
-    counts = counts_from_verdicts(verdicts)
-    curve_df, metrics = analyze(counts, cfg.analyze, cfg.base.seed)
+    result = analyze_all(verdicts, cfg.analyze, cfg.base.seed, samples)
+    counts, curve_df, metrics = result.tables["counts"], result.tables["curve"], result.metrics
     write_table(counts, run / "data/counts.parquet", COUNTS, "counts")
     write_table(curve_df, run / "data/curve.parquet", CURVE, "curve")
     write_json(metrics, run / "metrics/metrics.json")
-    save(coverage_figure(curve_df), run / "plots/coverage.png")
+    for name, fig in figures(result.tables, metrics).items():
+        save(fig, run / f"plots/{name}.png")
     times["bare_stages_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -125,7 +126,7 @@ def main() -> None:
     mlf = times["mlflow_first_run_new_store_s"]
     flow = times["flow_total_prefect_ge_mlflow_s"]
     print(f"shape: HumanEval first {args.limit} problems x N={args.n} = {args.limit * args.n} samples, "
-          f"synthetic backend, 1 verifier; {os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f}")
+          f"synthetic backend, {int(times['verifiers'])} verifier(s); {os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f}")
     print(f"bare stages (anchor, incl. {startup:.1f}s python start + imports): {bare:8.1f} s   1.00x")
     print(f"  of which verify:                              {times['verify_only_s']:8.1f} s")
     print(f"+ GE contracts, 6 tables (import {times['ge_import_s']:.1f}s):       {ge:8.1f} s   {ge / bare:.2f}x of anchor")

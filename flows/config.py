@@ -23,6 +23,7 @@ from stages.params import (
     NightlyParams,
     ParamsError,
     PrepareParams,
+    AugmentParams,
     TrackParams,
     VerifyParams,
     _check_known,
@@ -36,6 +37,7 @@ class RunConfig(Frozen):
 
     base: BaseParams
     prepare: PrepareParams
+    augment: AugmentParams
     generate: GenerateParams
     verify: VerifyParams
     analyze: AnalyzeParams

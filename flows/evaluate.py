@@ -47,7 +47,7 @@ def run_stages(config: RunConfig, raw_params: dict[str, Any], run_dir: str,
     """The task graph, shared by every task runner. Returns the paths and headline metrics."""
     logger = get_run_logger()
     params_ref = write_run_params(run_dir, raw_params)
-    problems = prepare_task(config.base, config.prepare, run_dir)
+    problems = prepare_task(config.base, config.prepare, config.augment, run_dir)
     gen = generate_task
     if config.generate.backend in HTTP_BACKENDS:  # the only step whose failures can be transient
         gen = generate_task.with_options(retries=3, retry_delay_seconds=[10, 60, 300])

@@ -2,7 +2,9 @@
 
 The business logic stays in ``stages.*`` (the functions DVC's entries call); a task only moves
 tables between files in the run directory and the function, and checks the contract on the way
-out. Tasks pass :class:`TableRef` (path + content hash) rather than frames: the cache key of a
+out. analyze and report, whose outputs keep growing (fits, strategies, more plots), run their
+DVC entries themselves with the run directory as working directory, so the flow cannot drift
+from ``dvc repro``. Tasks pass :class:`TableRef` (path + content hash) rather than frames: the cache key of a
 task is then its inputs' *contents* plus the task's source (``TASK_SOURCE + INPUTS``), so a
 re-run after a failure resumes from the last finished stage and never reuses a stale result.
 Verification fans out: one task per chunk of problems, each a separate process-level job, so a
@@ -27,11 +29,10 @@ from prefect import task
 from prefect.cache_policies import INPUTS, TASK_SOURCE, CachePolicy
 
 from stages.contracts import validate_table
-from stages.datasets import load_dataset
 from stages.generate import generate
 from stages.io import read_json, read_table, write_table
-from stages.params import BaseParams, GenerateParams, PrepareParams, VerifyParams
-from stages.prepare import prepare
+from stages.params import AugmentParams, BaseParams, GenerateParams, PrepareParams, VerifyParams
+from stages.prepare import prepare_problems
 from stages.schemas import (
     PROBLEMS,
     SAMPLES,
@@ -40,6 +41,7 @@ from stages.schemas import (
     VERDICTS_SCHEMA,
     empty,
 )
+from stages.shards import ShardStore, run_key
 from stages.verifiers import make_executor
 from stages.verifiers.code_tests import applicable_verifiers
 from stages.verify import verify
@@ -118,9 +120,10 @@ class RunPaths:
 
 
 @task(cache_policy=CACHE, persist_result=True)
-def prepare_task(base: BaseParams, params: PrepareParams, run_dir: str) -> TableRef:
+def prepare_task(base: BaseParams, params: PrepareParams, augment: AugmentParams,
+                 run_dir: str) -> TableRef:
     paths = RunPaths(run_dir)
-    problems = prepare(load_dataset(base.dataset), params.limit)
+    problems, _report = prepare_problems(base, params, augment)
     validate_table("problems", problems, out_dir=paths.validation)
     write_table(problems, paths.problems, PROBLEMS, "problems")
     return TableRef.of(paths.problems)
@@ -134,12 +137,16 @@ def generate_task(problems_ref: TableRef, base: BaseParams, params: GeneratePara
     paths = RunPaths(run_dir)
     problems = read_table(problems_ref.path, PROBLEMS, "problems")
     backend = get_backend(params.backend, params)
-    samples = generate(problems, backend, params.n_samples, base.seed)
+    # The same resumable shards as the DVC entry: a retried task asks only for missing samples.
+    fingerprint = getattr(backend, "fingerprint", lambda: "")()
+    store = ShardStore(paths.root / "data/shards" / run_key(params, base.seed, problems, fingerprint))
+    samples = generate(problems, backend, params.n_samples, base.seed, store)
     validate_table("samples", samples, n_samples=params.n_samples, out_dir=paths.validation)
     write_table(samples, paths.samples, SAMPLES, "samples")
     truth_fn = getattr(backend, "truth", None)
     truth = truth_fn(problems, params.n_samples, base.seed) if truth_fn else empty(SYNTHETIC_TRUTH)
     write_table(truth, paths.truth, SYNTHETIC_TRUTH, "synthetic_truth")
+    store.remove()
     return TableRef.of(paths.samples)
 
 
@@ -173,7 +180,8 @@ def verify_chunk_task(
     problems = read_table(problems_ref.path, PROBLEMS, "problems").filter(wanted)
     samples = read_table(samples_ref.path, SAMPLES, "samples").filter(wanted)
     one = params.model_copy(update={"workers": 1})
-    verdicts, timings = verify(problems, samples, one, make_executor(one), verifiers=verifiers)
+    with make_executor(one) as executor:
+        verdicts, timings = verify(problems, samples, one, executor, verifiers=verifiers)
     name = hashlib.sha256("\n".join(problem_ids).encode()).hexdigest()[:16]
     out = RunPaths(run_dir).root / "data/verify_chunks"
     write_table(verdicts, out / f"{name}.verdicts.parquet", VERDICTS_SCHEMA, "verdicts")

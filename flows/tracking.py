@@ -50,8 +50,9 @@ def experiment_id(mlflow_client: Any, name: str, project_dir: Path | None = None
     if exp is not None:
         return exp.experiment_id
     location = None
-    if tracking_uri(project_dir).startswith("sqlite:"):
-        location = ((project_dir or PROJECT) / "mlartifacts").resolve().as_uri()
+    uri = tracking_uri(project_dir)
+    if uri.startswith("sqlite:///"):  # artifacts next to the database they belong to
+        location = (Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlartifacts").as_uri()
     return mlflow_client.create_experiment(name, artifact_location=location)
 
 
@@ -156,8 +157,10 @@ def record_from_files(
         **{f"dvc.lock.{k}": v for k, v in dvc_lock_hashes(root / "dvc.lock").items()},
         **(extra_tags or {}),
     }
-    artifacts = [p for p in (root / "plots/coverage.png", root / "data/counts.parquet",
-                             root / "metrics/metrics.json", root / "metrics/curve.csv") if p.exists()]
+    artifacts = [p for p in (root / "data/counts.parquet", root / "metrics/metrics.json",
+                             root / "metrics/curve.csv") if p.exists()]
+    artifacts += sorted((root / "plots").glob("*.png"))  # coverage, weak vs strong, strategies, ...
+    artifacts += sorted((root / "data/analysis").glob("*.parquet"))  # per-problem and curve tables
     artifacts += sorted((root / "data/validation").glob("*.json"))
     import yaml
 

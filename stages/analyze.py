@@ -20,9 +20,9 @@ import polars as pl
 
 from stages.contracts import validate_metrics, validate_table
 from stages.entry import run_entry
-from stages.io import read_table, write_json, write_table
+from stages.io import InputError, read_table, write_json, write_table
 from stages.params import AnalyzeParams, BaseParams, load_section
-from stages.schemas import COUNTS, CURVE, SAMPLES, VERDICTS_SCHEMA
+from stages.schemas import COUNTS, CURVE, SAMPLES, VERDICTS_SCHEMA, SchemaError, conform
 from stages.stats.analysis import Analysis, run_analysis
 
 METRICS_OUT = Path("metrics/metrics.json")
@@ -66,6 +66,28 @@ def write_outputs(result: Analysis, tables_dir: Path = TABLES_DIR) -> None:
     write_json(result.metrics, METRICS_OUT)
 
 
+def read_counts(path: Path) -> pl.DataFrame:
+    """Published per-problem counts: parquet or CSV with problem_id, n, c (verifier optional)."""
+    if path.suffix.lower() != ".csv":
+        try:
+            return read_table(path, COUNTS, "counts")
+        except SchemaError as exc:
+            if "verifier" not in str(exc):
+                raise
+    if not path.exists():
+        raise InputError(f"{path}: counts file not found")
+    try:
+        raw = pl.read_csv(path) if path.suffix.lower() == ".csv" else pl.read_parquet(path)
+    except Exception as exc:  # noqa: BLE001 - polars raises several error types for a bad file
+        raise InputError(f"{path}: not a readable counts table: {exc}") from None
+    if "verifier" not in raw.columns:  # papers publish one verifier's counts without naming it
+        raw = raw.with_columns(pl.lit("counts").alias("verifier"))
+    try:
+        return conform(raw, COUNTS, "counts")
+    except SchemaError as exc:
+        raise SchemaError(f"{path}: {exc}") from None
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m stages.analyze", description=__doc__)
     ap.add_argument("--params", type=Path, default=Path("params.yaml"))
@@ -73,14 +95,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--samples", type=Path, default=Path("data/samples.parquet"),
                     help="samples with token counts (for cost-of-pass); skipped when absent")
     ap.add_argument("--counts", type=Path, default=None,
-                    help="per-problem counts (problem_id, verifier, n, c) instead of verdicts")
+                    help="per-problem counts (problem_id, n, c[, verifier]; parquet or CSV) instead of verdicts")
     args = ap.parse_args(argv)
 
     def body() -> None:
         base = load_section("base", args.params, BaseParams)
         own = load_section("analyze", args.params, AnalyzeParams)
         if args.counts is not None:
-            table, samples = read_table(args.counts, COUNTS, "counts"), None
+            table, samples = read_counts(args.counts), None
+            validate_table("counts", table)  # published counts: the contract names a bad row first
         else:
             table = read_table(args.verdicts, VERDICTS_SCHEMA, "verdicts")
             samples = read_table(args.samples, SAMPLES, "samples") if args.samples.exists() else None

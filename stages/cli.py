@@ -14,7 +14,7 @@ import typer
 
 app = typer.Typer(help="infscale: inference-time scaling, measured honestly.", no_args_is_help=True)
 
-STAGES = ("prepare", "generate", "verify", "analyze", "report")
+STAGES = ("prepare", "generate", "verify", "analyze", "report", "compare")
 _CTX = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 

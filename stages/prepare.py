@@ -1,8 +1,10 @@
-"""Stage ``prepare``: a dataset -> the problems table.
+"""Stage ``prepare``: a dataset -> the problems table, with strong suites where none exist.
 
-Reads ``base`` (dataset) and ``prepare`` (limit) from params.yaml and writes
+Reads ``base`` (dataset), ``prepare`` (limit) and ``augment`` from params.yaml and writes
 ``data/problems.parquet``. Every dataset module returns rows in ``schemas.PROBLEMS``; rows without
 any test are kept (the verify stage gives them an ``error`` verdict, never a dropped row).
+Code problems without a strong suite (plain HumanEval) get one by EvalPlus-style test
+augmentation (``stages.augment``), so every code sample is judged by a weak and a strong suite.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from stages.datasets import load_dataset
 from stages.contracts import validate_table
 from stages.entry import run_entry
 from stages.io import write_table
-from stages.params import BaseParams, PrepareParams, load_section
+from stages.augment import augment_problems, write_report
+from stages.params import AugmentParams, BaseParams, PrepareParams, load_section
 from stages.schemas import PROBLEMS, conform
 
 OUT = Path("data/problems.parquet")
+AUGMENT_REPORT = Path("metrics/augment.json")
 
 
 def prepare(raw: pl.DataFrame, limit: int | None = None) -> pl.DataFrame:
@@ -31,6 +35,17 @@ def prepare(raw: pl.DataFrame, limit: int | None = None) -> pl.DataFrame:
     return df.head(limit) if limit else df
 
 
+def prepare_problems(
+    base: BaseParams, own: PrepareParams, augment: AugmentParams
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The problems table of ``base.dataset`` and the augmentation report (inputs added per problem).
+
+    Shared by the DVC entry and the Prefect task, so both make the same table.
+    """
+    problems = prepare(load_dataset(base.dataset), own.limit)
+    return augment_problems(problems, augment, base.seed)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m stages.prepare", description=__doc__)
     ap.add_argument("--params", type=Path, default=Path("params.yaml"))
@@ -40,10 +55,15 @@ def main(argv: list[str] | None = None) -> None:
     def body() -> None:
         base = load_section("base", args.params, BaseParams)
         own = load_section("prepare", args.params, PrepareParams)
-        problems = prepare(load_dataset(base.dataset), own.limit)
+        augment = load_section("augment", args.params, AugmentParams)
+        problems, report = prepare_problems(base, own, augment)
         validate_table("problems", problems)  # Great Expectations contract (stages/contracts.py)
         write_table(problems, args.out, PROBLEMS, "problems")
+        write_report(report, AUGMENT_REPORT)
         print(f"prepare: {problems.height} problems of {base.dataset} -> {args.out}")
+        if report.height:
+            print(f"  augmented strong suites: {int(report['added'].sum())} inputs added over "
+                  f"{report.height} problems ({AUGMENT_REPORT})")
 
     run_entry("prepare", body)
 

@@ -69,3 +69,12 @@ def test_first_stage_interface_still_returns_curve_and_metrics() -> None:
     curve_df, metrics = analyze.analyze(counts, PARAMS, 0)
     assert curve_df["k"].to_list() == list(range(1, 11))
     assert metrics["v"]["pass@1"] == pytest.approx(0.1) and "fits" in metrics
+
+
+def test_published_counts_csv_without_verifier(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("params.yaml").write_text("analyze:\n  bootstrap: 20\n")
+    Path("paper.csv").write_text("problem_id,n,c\na,16,3\nb,16,0\nc,16,16\n")
+    analyze.main(["--counts", "paper.csv"])
+    metrics = json.loads(Path("metrics/metrics.json").read_text())
+    assert metrics["counts"]["pass@1"] == pytest.approx((3 / 16 + 1) / 3)

@@ -4,7 +4,9 @@ Classic mutation operators (as in mutation testing; cf. the "plausible but wrong
 weak test suites accept, Liu et al. 2023, EvalPlus): swapped arithmetic/boolean operators,
 off-by-one integer constants, flipped comparisons, negated conditions, dropped statements,
 wrong return values. Only the completion's statements are mutated (never the prompt), and a
-mutant always differs from the reference in AST. Some mutants are behaviourally equivalent or
+mutant always differs from the reference in AST. When the completion is the whole program
+(empty prefix, MBPP+), only its function and class definitions are mutated (never the imports
+or module-level setup), and a crude wrong program keeps the module but empties the entry point. Some mutants are behaviourally equivalent or
 still pass the weak tests: that is the false-positive phenomenon the project measures.
 
 Sites are enumerated in ``ast.walk`` order on a fresh parse, so a mutant is fully named by
@@ -19,7 +21,7 @@ from typing import Final
 
 import numpy as np
 
-from stages.backends.code_variants import ProgramSplit
+from stages.backends.code_variants import FuncDef, ProgramSplit
 
 _ARITH: Final[dict[type, tuple[type, ...]]] = {
     ast.Add: (ast.Sub, ast.Mult), ast.Sub: (ast.Add, ast.Mult), ast.Mult: (ast.Add, ast.FloorDiv),
@@ -146,8 +148,13 @@ CHOICES: Final[dict[str, int]] = {
 CRUDE: Final[dict[str, str]] = {"crude_return_none": "return None", "crude_pass": "pass"}
 
 
-def _sites(operator: str, split: ProgramSplit, tree: ast.Module, func: ast.AST) -> list[Site]:
+def _sites(
+    operator: str, split: ProgramSplit, tree: ast.Module, func: ast.AST | None
+) -> list[Site]:
     """Sites of one operator; dropping may also hit the function's own completion statements."""
+    if func is None:  # whole module: the definitions (the entry point, helpers), not the setup
+        defs = [s for s in tree.body if isinstance(s, FuncDef | ast.ClassDef)]
+        return OPERATORS[operator][0](defs or tree.body)
     sites = OPERATORS[operator][0](split.completion_nodes(tree, func))  # type: ignore[arg-type]
     own = len(func.body) - split.body_start  # type: ignore[attr-defined]
     if operator == "drop_statement" and own > 1:
@@ -201,3 +208,26 @@ def draw_mutant(
 def crude_completion(indent: str, lead: str, kind: str) -> str:
     """A crude wrong body (``return None`` / ``pass``) at the body's indentation."""
     return f"{lead}{indent}{CRUDE[kind]}\n"
+
+
+def crude_program(split: ProgramSplit, entry_point: str, kind: str) -> str:
+    """A whole program (whole-module split) whose entry point's body is only the crude statement.
+
+    Imports and helpers stay, so the program loads and the entry point exists but is wrong. The
+    entry point is the top-level function of that name, else the last top-level function; a
+    module without one gets a crude ``def entry_point(*args, **kwargs)`` appended.
+    """
+    tree, _ = split.parse()
+    funcs = [s for s in tree.body if isinstance(s, FuncDef)]
+    named = [f for f in funcs if f.name == entry_point]
+    target = (named or funcs or [None])[-1]
+    body = ast.parse(CRUDE[kind]).body
+    if target is None:
+        return split.lead + ast.unparse(tree) + "\n\n\n" + crude_function(entry_point, kind)
+    target.body = body
+    return split.lead + ast.unparse(tree) + "\n"
+
+
+def crude_function(entry_point: str, kind: str) -> str:
+    """A whole program that only defines a crude ``entry_point`` (for an unparsable reference)."""
+    return f"def {entry_point or 'solution'}(*args, **kwargs):\n    {CRUDE[kind]}\n"

@@ -5,7 +5,9 @@ the function header/docstring). :class:`ProgramSplit` parses ``prefix + referenc
 the function whose body the boundary falls inside, and re-emits only the statements after the
 boundary (with the body's indentation) plus any module-level code the reference adds (helper
 functions), so that ``prefix + completion`` is exactly the varied program and the prefix is
-never touched.
+never touched. With an empty prefix (MBPP+: the reference is the whole program) the split is
+*whole-module*: every statement belongs to the completion, the completion is the whole varied
+program, and the locals of every top-level function may be renamed.
 
 Variation never changes behaviour: locals are renamed only when the rename is provably
 consistent (names bound in the function's own scope; never parameters, globals, builtins,
@@ -57,6 +59,8 @@ class ProgramSplit:
     ``body_start``: index in the crossing function's body of the first statement that belongs to
     the completion; ``module_start``: index in the module body of the first module-level
     statement that belongs to the completion (helpers defined after the function).
+    ``func_index`` is -1 for a whole-module split (empty prefix): no function crosses the
+    boundary, and :meth:`parse` gives ``None`` for it.
     """
 
     prefix: str
@@ -67,21 +71,33 @@ class ProgramSplit:
     indent: str
 
     @property
+    def whole_module(self) -> bool:
+        """True when the completion is the whole program (the prefix holds no code)."""
+        return self.func_index < 0
+
+    @property
     def lead(self) -> str:
         return "" if self.prefix.endswith("\n") or not self.prefix else "\n"
 
-    def parse(self) -> tuple[ast.Module, FuncDef]:
-        """A fresh tree (callers mutate it) and the function the boundary falls inside."""
+    def parse(self) -> tuple[ast.Module, FuncDef | None]:
+        """A fresh tree (callers mutate it) and the function the boundary falls inside
+        (``None`` for a whole-module split)."""
         tree = ast.parse(self.prefix + self.reference)
+        if self.whole_module:
+            return tree, None
         func = tree.body[self.func_index]
         assert isinstance(func, FuncDef)  # established by split_program
         return tree, func
 
-    def completion_nodes(self, tree: ast.Module, func: FuncDef) -> list[ast.stmt]:
+    def completion_nodes(self, tree: ast.Module, func: FuncDef | None) -> list[ast.stmt]:
+        if func is None:
+            return list(tree.body[self.module_start :])
         return [*func.body[self.body_start :], *tree.body[self.module_start :]]
 
-    def render(self, tree: ast.Module, func: FuncDef) -> str:
+    def render(self, tree: ast.Module, func: FuncDef | None) -> str:
         """The completion text of a (possibly transformed) tree: reformatted by ``ast.unparse``."""
+        if func is None:  # whole module: the program itself
+            return self.lead + ast.unparse(tree) + "\n"
         parts = [self.lead]
         for stmt in func.body[self.body_start :]:
             parts.extend(self.indent + line + "\n" for line in ast.unparse(stmt).splitlines())
@@ -98,6 +114,8 @@ class ProgramSplit:
     def renamable(self) -> tuple[tuple[str, ...], ...]:
         """Per completion function (the crossing one, then helpers): its safely local names."""
         tree, func = self.parse()
+        if func is None:
+            return tuple(tuple(sorted(safe_locals(f))) for f in self.helper_functions(tree))
         head = func.body[: self.body_start]  # statements in the prefix (the docstring)
         fixed = {n.id for s in head for n in ast.walk(s) if isinstance(n, ast.Name)}
         groups = [tuple(sorted(safe_locals(func) - fixed))]
@@ -119,6 +137,10 @@ def split_program(prefix: str, reference: str) -> ProgramSplit:
         tree = ast.parse(prefix + reference)
     except (SyntaxError, ValueError) as exc:
         raise SplitError(f"prefix + reference does not parse: {exc}") from None
+    if not prefix.strip():  # MBPP+-style: the reference is the whole program
+        if not tree.body:
+            raise SplitError("the reference holds no statements")
+        return ProgramSplit(prefix, reference, -1, 0, 0, "")
     lines = prefix.split("\n")
     boundary = (len(lines), len(lines[-1].encode()))  # 1-based line, utf-8 column (as ast's)
     for i, node in enumerate(tree.body):
@@ -232,7 +254,8 @@ def draw_renames(split: ProgramSplit, rng: np.random.Generator) -> tuple[dict[st
 def render_renamed(split: ProgramSplit, renames: tuple[dict[str, str], ...]) -> str:
     """The completion with each function's locals renamed, reformatted by ``ast.unparse``."""
     tree, func = split.parse()
-    for target, mapping in zip([func, *split.helper_functions(tree)], renames, strict=True):
+    targets = [] if func is None else [func]
+    for target, mapping in zip([*targets, *split.helper_functions(tree)], renames, strict=True):
         if not mapping:
             continue
         renamer = _Renamer(mapping)

@@ -27,6 +27,11 @@ When the module also has ``math_sample`` (same arguments, returning an object wi
 wrong math sample's ``mutation`` is ``"math_wrong_answer"``.
 A reference that does not parse after its prefix falls back to textual-only variation.
 
+Whole-program problems (empty ``program_prefix``, MBPP+): the completion is the whole program,
+so variants and mutants are whole varied/mutated modules (see ``code_variants.split_program``),
+and a crude wrong sample is the module with the entry point's body replaced by the crude
+statement (a bare indented ``return None`` would not even parse).
+
 Caveat for estimator tests: ``from_reference`` is the ground truth of *origin*, not of
 behaviour. A mutant can be behaviourally equivalent to the reference (e.g. a dropped redundant
 statement), so ``from_reference = False`` does not prove a sample wrong; it is the label that a
@@ -78,18 +83,20 @@ class _CodeState:
     prefix: str
     reference: str
     split: code_variants.ProgramSplit | None
+    entry_point: str = ""
     counts: dict[str, int] = field(default_factory=dict)
     renamed: dict[int, str] = field(default_factory=dict)
     mutants: dict[tuple, str | None] = field(default_factory=dict)
     slots: dict[str, tuple] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, prefix: str, reference: str) -> _CodeState:
+    def build(cls, prefix: str, reference: str, entry_point: str = "") -> _CodeState:
         try:
             split = code_variants.split_program(prefix, reference)
-            return cls(prefix, reference, split, code_mutants.site_counts(split))
+            return cls(prefix, reference, split, entry_point, code_mutants.site_counts(split))
         except (code_variants.SplitError, RecursionError, ValueError):
-            return cls(prefix, reference, None)  # textual-only variation, crude wrong programs
+            # textual-only variation, crude wrong programs
+            return cls(prefix, reference, None, entry_point)
 
     def with_comments(
         self, text: str, rng: np.random.Generator, layout: str | None = None, unparsed: bool = True
@@ -120,6 +127,10 @@ class _CodeState:
             drawn = code_mutants.draw_mutant(self.split, self.counts, rng, self.mutants)
             if drawn is not None:
                 return drawn[0], self.with_comments(drawn[1], rng)
+        if self.split is not None and self.split.whole_module:
+            return crude, code_mutants.crude_program(self.split, self.entry_point, crude)
+        if not self.prefix.strip():  # whole program that does not parse: a crude one instead
+            return crude, code_mutants.crude_function(self.entry_point, crude)
         if self.split is not None:
             indent, lead = self.split.indent, self.split.lead
         else:
@@ -150,6 +161,7 @@ def _math_sampler(row: dict[str, Any]) -> MathSampler:
             return made.text, None if correct else (made.mutation or MATH_WRONG)
 
         return labelled
+
     def plain(r: dict, rng: np.random.Generator, correct: bool) -> tuple[str, str | None]:
         return module.sample_math(r, rng, correct), None if correct else MATH_WRONG
 
@@ -165,12 +177,13 @@ class SyntheticBackend:
         self.params = params
         self.model = model
         self.sampling_params = sampling_params
-        self._states: dict[tuple[str, str], _CodeState] = {}  # (prefix, reference) -> caches
+        # (prefix, reference, entry point) -> caches
+        self._states: dict[tuple[str, str, str], _CodeState] = {}
 
-    def _state(self, prefix: str, reference: str) -> _CodeState:
-        key = (prefix, reference)
+    def _state(self, prefix: str, reference: str, entry_point: str = "") -> _CodeState:
+        key = (prefix, reference, entry_point)
         if key not in self._states:
-            self._states[key] = _CodeState.build(prefix, reference)
+            self._states[key] = _CodeState.build(prefix, reference, entry_point)
         return self._states[key]
 
     def p_true(self, problem_id: str, seed: int) -> float:
@@ -191,7 +204,11 @@ class SyntheticBackend:
             if kind == "math":
                 sampler = _math_sampler(row)
             else:
-                state = self._state(row["program_prefix"] or "", row["reference"] or "")
+                state = self._state(
+                    row["program_prefix"] or "",
+                    row["reference"] or "",
+                    row.get("entry_point") or "",
+                )
                 sampler = partial(self._code_sample, state)
             draws = []
             for idx in range(n_samples):

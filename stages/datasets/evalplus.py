@@ -26,6 +26,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import re
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -173,19 +174,26 @@ def mbpp_prompt(task_text: str, assertion: str) -> str:
     return f'"""\n{sentence}\n{first}\n"""\n'
 
 
-def mbpp_check(assertion: str) -> str:
+def mbpp_check(assertion: str, entry_point: str = "") -> str:
     """MBPP's assertion lines as a ``check(candidate)`` function (they call the function by name).
 
-    Import lines stay at module level, where MBPP's harness ran them: some canonical solutions
-    use a module (``math``) that only the test file imports.
+    Import lines stay at module level, where MBPP's harness ran them (some canonical solutions
+    use a module only the test file imports), and ``math`` is imported when the assertions use
+    it without importing it (MBPP's harness did). A function itself named ``check`` (Mbpp/56) is
+    kept as ``_entry`` and the assertions call that, since the wrapper takes the name.
     """
     lines = textwrap.dedent(assertion).strip("\n").splitlines()
     imports = [ln for ln in lines if ln.startswith(("import ", "from "))]
-    body = textwrap.indent("\n".join(ln for ln in lines if ln not in imports), "    ")
-    if not body.strip():
+    rest = "\n".join(ln for ln in lines if ln not in imports)
+    if not rest.strip():
         return ""
+    if "math." in rest and not any("math" in ln for ln in imports):
+        imports.append("import math")
+    if entry_point == "check":
+        imports.append("_entry = check")
+        rest = re.sub(r"\bcheck\(", "_entry(", rest)
     head = "\n".join(imports) + "\n\n" if imports else ""
-    return f"{head}def check(candidate):\n{body}\n"
+    return f"{head}def check(candidate):\n{textwrap.indent(rest, '    ')}\n"
 
 
 def mbppplus_rows(records: list[dict[str, Any]], digest: str, source: str) -> pl.DataFrame:
@@ -195,7 +203,7 @@ def mbppplus_rows(records: list[dict[str, Any]], digest: str, source: str) -> pl
         assertion = _field(r, "assertion", source)
         prompt = mbpp_prompt(_field(r, "prompt", source), assertion)
         rows.append(_row(r, "mbppplus", digest, source, prompt=prompt, program_prefix="",
-                         test=mbpp_check(assertion)))
+                         test=mbpp_check(assertion, _field(r, "entry_point", source))))
     return conform(pl.DataFrame(rows, schema=PROBLEMS), PROBLEMS, "problems")
 
 

@@ -32,7 +32,7 @@ from stages.datasets import typed_json
 from stages.datasets.mirror import PROJECT_ROOT
 
 CACHE_DIR = PROJECT_ROOT / ".cache" / "expected"
-CACHE_VERSION = "2"  # bump when the output format or the runner's semantics change
+CACHE_VERSION = "3"  # bump when the output format or the runner's semantics change
 DEFAULT_TIMEOUT_S = 120.0  # all of one problem's inputs, reference solution (HumanEval+ max: ~s)
 # A candidate's outputs stream out of the sandbox under a byte cap (16 MB per run); an expected
 # output larger than this, or a suite whose outputs add up to more, could never be matched.

@@ -33,6 +33,11 @@ def test_mbpp_prompt_names_the_function_and_check_wraps_asserts() -> None:
     assert check.startswith("def check(candidate):\n    assert f(1) == 2")
     hoisted = evalplus.mbpp_check("\nimport math\nassert math.isclose(f(1), 2)\n")
     assert hoisted == "import math\n\ndef check(candidate):\n    assert math.isclose(f(1), 2)\n"
+    assert evalplus.mbpp_check("assert math.isclose(f(1), 2)").startswith("import math\n")
+    named_check = evalplus.mbpp_check("assert check(70) == False", "check")
+    scope = {"check": lambda n: n == 71}
+    exec(named_check + "\ncheck(check)\n", scope)  # noqa: S102 - trusted test code
+    assert "_entry(70)" in named_check
 
 
 def _record(**over: object) -> dict:
