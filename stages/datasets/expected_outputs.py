@@ -30,9 +30,11 @@ import polars as pl
 
 from stages.datasets import typed_json
 from stages.datasets.mirror import PROJECT_ROOT
+from stages.verifiers.sandbox.codec import allow_long_ints
 
 CACHE_DIR = PROJECT_ROOT / ".cache" / "expected"
 CACHE_VERSION = "3"  # bump when the output format or the runner's semantics change
+allow_long_ints()  # cached outputs may hold ints over 4,300 digits (decoded below)
 DEFAULT_TIMEOUT_S = 120.0  # all of one problem's inputs, reference solution (HumanEval+ max: ~s)
 # A candidate's outputs stream out of the sandbox under a byte cap (16 MB per run); an expected
 # output larger than this, or a suite whose outputs add up to more, could never be matched.

@@ -96,3 +96,39 @@ def test_comment_slots_avoid_strings_and_continuations() -> None:
         text = insert_comments(completion, tuple(slots.items()), rng, rate=1.0)
         exec(prefix + text, ns)
         assert ns["f"]() == ("a\n# not a comment\nb", 3)
+
+
+# Whole-program problems (MBPP+): empty prefix, the reference is the whole module.
+WHOLE = (
+    "import math\n\nLIMIT = 10\n\n\n"
+    "def helper(values):\n    acc = 0\n    for v in values:\n        acc += v\n    return acc\n"
+    "\n\ndef f(xs, k=2):\n    total = 0\n    for x in xs:\n        total += x * k\n"
+    "    floors = [math.floor(y) for y in xs]\n    return min(LIMIT * 100, total + helper(floors))\n"
+)
+
+
+def test_empty_prefix_splits_the_whole_module() -> None:
+    split = split_program("", WHOLE)
+    assert split.whole_module and split.lead == "" and split.parse()[1] is None
+    assert _run(split.reference_render, [1.5, 2.25]) == _run(WHOLE, [1.5, 2.25])
+    assert split.renamable == (("acc", "v"), ("floors", "total", "x"))  # not params, globals
+
+
+def test_whole_module_renames_and_comments_keep_behaviour() -> None:
+    split = split_program("", WHOLE)
+    texts = set()
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        text = render_renamed(split, draw_renames(split, rng))
+        text = insert_comments(text, comment_slots("", text, unparsed=True), rng)
+        assert _run(text, [1.5, 2.25, 7]) == _run(WHOLE, [1.5, 2.25, 7])
+        assert "import math" in text and "LIMIT = 10" in text
+        texts.add(text)
+    assert len(texts) > 5
+
+
+def test_empty_prefix_with_an_unparsable_or_empty_reference_is_refused() -> None:
+    with pytest.raises(SplitError):
+        split_program("", "def f(:\n    pass\n")
+    with pytest.raises(SplitError):
+        split_program("", "# only a comment\n")

@@ -341,3 +341,58 @@ def test_math_rows_use_the_real_synthetic_math_module_when_present() -> None:
     samples = pl.concat(list(backend.generate(_math_problems(), 40, SEED)))
     assert samples.height == 80 and samples["completion"].str.len_chars().min() > 0
     assert _labels_match_origin(known)
+
+
+# Whole-program problems (MBPP+): the prefix is empty and the reference is the whole module,
+# so every sample must itself be a whole program (a bare indented body would not parse).
+WHOLE_PROGRAM = (
+    "import math\n\n\n"
+    "def helper(values):\n    acc = 0\n    for v in values:\n        acc += v * v\n    return acc\n"
+    "\n\ndef norm(xs):\n    total = helper(xs)\n    if total <= 0:\n        return 0.0\n"
+    "    return round(math.sqrt(total), 6)\n"
+)
+WHOLE_CASES = (([3, 4],), ([1, 2, 2],), ([],), ([0],))
+
+
+def _whole_program_problem() -> pl.DataFrame:
+    from tests.backends.problem_rows import as_problems
+
+    row = {"problem_id": "Toy/1", "dataset": "toy", "kind": "code", "prompt": "norm of a list",
+           "program_prefix": "", "entry_point": "norm", "reference": WHOLE_PROGRAM}  # fmt: skip
+    return as_problems(pl.DataFrame([row]))
+
+
+def _outputs(program: str) -> list:
+    ns: dict = {}
+    exec(program, ns)  # noqa: S102 (our own generated test programs)
+    return [ns["norm"](*case) for case in WHOLE_CASES]
+
+
+def test_whole_program_samples_parse_and_reference_ones_stay_correct() -> None:
+    problems = _whole_program_problem()
+    kw = {"synthetic": SyntheticParams(alpha=50.0, beta=50.0)}  # p_i near 1/2: both kinds
+    samples = _generate(problems, 120, **kw)
+    facts = truth(problems, 120, SEED, GenerateParams(**kw))
+    assert samples.equals(_generate(problems, 120, **kw))  # deterministic
+    rows = samples.join(facts, on=["problem_id", "sample_idx"]).iter_rows(named=True)
+    expected = _outputs(WHOLE_PROGRAM)
+    labels = set()
+    for row in rows:
+        ast.parse(row["completion"])  # the completion is the whole program
+        if row["from_reference"]:
+            assert _outputs(row["completion"]) == expected
+        else:
+            labels.add(row["mutation"])
+    assert labels & set(OPERATORS) and labels & set(CRUDE)  # AST mutants and crude programs
+
+
+@pytest.mark.usefixtures("mirror_dir")
+def test_mbppplus_samples_are_whole_programs_that_parse() -> None:
+    from stages.datasets import load_dataset
+
+    problems = load_dataset("mbppplus").head(40)
+    samples = _generate(problems, 10)
+    facts = truth(problems, 10, SEED, GenerateParams())
+    for completion in samples["completion"]:
+        ast.parse(completion)
+    assert facts["mutation"].is_in(list(OPERATORS)).sum() > facts.height // 4

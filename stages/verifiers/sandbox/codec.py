@@ -16,10 +16,25 @@ objects. This module must stay standard-library only: its source is sent into th
 
 import json
 import math
+import sys
 
 MAX_DEPTH = 200
 FLOAT_DEFAULT_ATOL = 1e-6  # EvalPlus's tolerance for float outputs when a task gives none
 FLOAT_RTOL = 1e-7  # as numpy.testing.assert_allclose, which EvalPlus uses
+
+
+def allow_long_ints():
+    """Lift CPython's 4,300-digit limit on int <-> decimal text (3.11+) in this process.
+
+    Why: outputs are exchanged as JSON text, and a reference may well return an int with more
+    digits (e.g. a big factorial); both the sandbox child (encoding) and the parent (decoding,
+    encoding expected values) must accept it. Output size is bounded by the output cap instead.
+    """
+    if hasattr(sys, "set_int_max_str_digits"):
+        sys.set_int_max_str_digits(0)
+
+
+allow_long_ints()  # on import: the parent and (this source is sent into it) the sandbox
 
 
 class Unencodable(Exception):

@@ -64,13 +64,15 @@ def bwrap_argv(scratch_bytes: int) -> list[str]:
     for key, value in CLEAN_ENV.items():
         args += ["--setenv", key, value]
     args += ["--setenv", "HOME", SCRATCH]
+    # The scratch tmpfs is mounted before the interpreter's directories so that a project or
+    # venv that lives under /tmp (a fresh clone in /tmp/x) is bound on top of it, not hidden.
+    args += ["--proc", "/proc", "--dev", "/dev",
+             "--size", str(scratch_bytes), "--perms", "1777", "--tmpfs", SCRATCH]
     args += _system_binds()
     for root in _python_roots():
         if not str(root).startswith("/usr/"):
             args += ["--ro-bind", str(root), str(root)]
-    args += ["--proc", "/proc", "--dev", "/dev",
-             "--size", str(scratch_bytes), "--perms", "1777", "--tmpfs", SCRATCH,
-             "--chdir", SCRATCH]
+    args += ["--chdir", SCRATCH]
     return args
 
 

@@ -154,11 +154,20 @@ def _sweep():
         time.sleep(0.001)
 
 
-def _wipe(path):
+def _wipe(path, dev=None):
+    """Empty the scratch directory between jobs, never crossing into another filesystem.
+
+    A project or venv under /tmp (a clone in /tmp/x) is bound read-only inside the scratch
+    tmpfs; walking it after every job would cost tens of milliseconds and delete nothing.
+    """
+    if dev is None:
+        dev = os.stat(path).st_dev
     for entry in os.scandir(path):
         try:
             if entry.is_dir(follow_symlinks=False):
-                _wipe(entry.path)
+                if entry.stat(follow_symlinks=False).st_dev != dev:
+                    continue
+                _wipe(entry.path, dev)
                 os.rmdir(entry.path)
             else:
                 os.unlink(entry.path)
