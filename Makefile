@@ -37,10 +37,12 @@ setup: $(VENV)/.installed
 run: setup
 	dvc repro
 	@echo
+	@$(BIN)/infscale summary
+	@echo "Backend:  synthetic (an offline stand-in policy, NOT a model; see README)"
 	@echo "Metrics:  metrics/metrics.json   (dvc metrics show)"
 	@echo "Curve:    metrics/curve.csv      (dvc plots show)"
-	@echo "Plot:     plots/coverage.png"
-	@dvc metrics show
+	@echo "Plots:    plots/*.png            (coverage, weak_vs_strong, strategies, utility, cost_of_pass)"
+	@echo "MLflow:   mlflow ui --backend-store-uri sqlite:///mlflow.db"
 
 test: setup
 	$(PY) -m pytest -q

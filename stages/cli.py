@@ -31,6 +31,40 @@ for _name in STAGES:
 
 
 @app.command()
+def summary(path: str = typer.Option("metrics/metrics.json", help="metrics file of a run")) -> None:
+    """Print the headline numbers of a run: pass@k per verifier and the false-positive rate."""
+    import json
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.table import Table
+
+    metrics = json.loads(Path(path).read_text(encoding="utf-8"))
+    table = Table(title=f"infscale · {metrics.get('n_problems')} problems · N={metrics.get('n_samples')}")
+    ks = [k for k in ("pass@1", "pass@10", "pass@100") if any(
+        isinstance(v, dict) and k in v for v in metrics.values())]
+    table.add_column("verifier")
+    for k in ks:
+        table.add_column(f"{k} [95% CI]", justify="right")
+    for name, entry in metrics.items():
+        if isinstance(entry, dict) and any(k in entry for k in ks):
+            cells = []
+            for k in ks:
+                lo, hi = entry.get(f"{k}_ci", [None, None])
+                cells.append(f"{entry[k]:.3f} [{lo:.3f}, {hi:.3f}]" if k in entry else "-")
+            table.add_row(name, *cells)
+    console = Console()
+    console.print(table)
+    fp = metrics.get("false_positives") or {}
+    if "fp_given_weak_pass" in fp:
+        console.print(
+            f"False-positive rate P({fp['strong']} fails | {fp['weak']} passes): "
+            f"{fp['fp_given_weak_pass']:.3f} [{fp['fp_given_weak_pass_ci_low']:.3f}, "
+            f"{fp['fp_given_weak_pass_ci_high']:.3f}]"
+        )
+
+
+@app.command()
 def repro() -> None:
     """Run the whole pipeline through DVC (`dvc repro`), re-running only what changed."""
     raise typer.Exit(subprocess.call([sys.executable, "-m", "dvc", "repro"]))

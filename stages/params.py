@@ -181,7 +181,7 @@ class JudgeParams(HttpClientParams):
 
 class VerifyParams(Frozen):
     workers: int = Field(default=0, ge=0)
-    timeout_floor_s: float = Field(default=1.0, gt=0)
+    timeout_floor_s: float = Field(default=0.5, gt=0)
     timeout_factor: float = Field(default=20.0, gt=0)
     cache: bool = True
     # Sandbox (stages/verifiers/sandbox, docs/sandbox.md): auto = bubblewrap when it works here,
