@@ -41,7 +41,7 @@ def small_run(tmp_path_factory: pytest.TempPathFactory, small_config: RunConfig)
 
     run_dir = str(tmp_path_factory.mktemp("run"))
     c = small_config
-    problems = tasks.prepare_task.fn(c.base, c.prepare, run_dir)
+    problems = tasks.prepare_task.fn(c.base, c.prepare, c.augment, run_dir)
     samples = tasks.generate_task.fn(problems, c.base, c.generate, run_dir)
     names = tasks.verifier_names(problems)
     chunk = tasks.verify_chunk_task.fn(problems, samples, ["HumanEval/0", "HumanEval/1", "HumanEval/2",
