@@ -39,6 +39,14 @@ class RequestFailed(RuntimeError):
         self.reason, self.attempts = reason, attempts
 
 
+def failure_reason(exc: Exception) -> str:
+    """Why a request produced no samples: the client's own message for a request that failed
+    after its retries, else the malformed reply named by type (a parsing bug, not the server)."""
+    if isinstance(exc, RequestFailed):
+        return str(exc)
+    return f"unexpected reply: {type(exc).__name__}: {exc}"
+
+
 class ServerGone(ValueError):
     """Too many requests in a row failed for good: the server is down or refuses us.
 

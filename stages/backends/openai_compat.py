@@ -28,11 +28,13 @@ from stages.backends.http_client import (
     bearer_from_env,
     chunks,
     drive,
+    failure_reason,
 )
 from stages.backends.prompting import (
     chat_messages,
     completion_from_reply,
     error_row,
+    failed_request_rows,
     frame,
     render_prompt,
     sample_row,
@@ -165,23 +167,8 @@ class OpenAIBackend:
             reply = await client.post_json(path, self.request_body(job, req_seed))
             rows = self._rows(job, reply, sampling, req_seed, time.perf_counter() - t0)
         except (RequestFailed, _BadReply, KeyError, TypeError, IndexError) as exc:  # not ServerGone
-            reason = (
-                str(exc)
-                if isinstance(exc, RequestFailed)
-                else f"unexpected reply: {type(exc).__name__}: {exc}"
-            )
-            rows = [
-                error_row(
-                    job.problem_id,
-                    i,
-                    backend=self.name,
-                    model=self.model,
-                    sampling=sampling,
-                    seed=req_seed,
-                    error=reason,
-                )
-                for i in job.idxs
-            ]
+            rows = failed_request_rows(job.problem_id, [(i, req_seed) for i in job.idxs], failure_reason(exc),
+                                       backend=self.name, model=self.model, sampling=sampling)
         return frame([r for r in rows if r["sample_idx"] not in job.skip])
 
     def _rows(self, job: Job, reply: dict, sampling: str, seed: int, latency: float) -> list[dict]:

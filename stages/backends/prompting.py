@@ -128,5 +128,22 @@ def error_row(
     )
 
 
+def failed_request_rows(
+    problem_id: str,
+    idx_seeds: list[tuple[int, int | None]],
+    reason: str,
+    *,
+    backend: str,
+    model: str,
+    sampling: str,
+) -> list[dict[str, Any]]:
+    """Error rows for every sample of one request that failed after its retries."""
+    return [
+        error_row(problem_id, i, backend=backend, model=model, sampling=sampling, seed=sd,
+                  error=reason)
+        for i, sd in idx_seeds
+    ]
+
+
 def frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=SAMPLES)

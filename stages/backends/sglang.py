@@ -33,11 +33,12 @@ from typing import Any
 import polars as pl
 
 from stages.backends.base import sample_seed, sampling_json
-from stages.backends.http_client import HttpClient, RequestFailed, RetryPolicy, drive
+from stages.backends.http_client import HttpClient, RequestFailed, RetryPolicy, drive, failure_reason
 from stages.backends.openai_compat import Job, OpenAIBackend, jobs
 from stages.backends.prompting import (
     completion_from_reply,
     error_row,
+    failed_request_rows,
     frame,
     render_prompt,
     sample_row,
@@ -205,23 +206,8 @@ class SglangBackend:
             KeyError,
             TypeError,
         ) as exc:  # not ServerGone: that stops the run
-            reason = (
-                str(exc)
-                if isinstance(exc, RequestFailed)
-                else f"unexpected reply: {type(exc).__name__}: {exc}"
-            )
-            rows = [
-                error_row(
-                    job.problem_id,
-                    i,
-                    backend=self.name,
-                    model=self.model,
-                    sampling=sampling,
-                    seed=sd,
-                    error=reason,
-                )
-                for i, sd in zip(job.idxs, seeds)
-            ]
+            rows = failed_request_rows(job.problem_id, list(zip(job.idxs, seeds)), failure_reason(exc),
+                                       backend=self.name, model=self.model, sampling=sampling)
         return frame(rows)
 
     def _row(self, job: Job, idx: int, seed: int, out: dict, sampling: str, wall: float) -> dict:
