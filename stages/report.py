@@ -8,7 +8,9 @@
 * ``strategies.png`` -- accuracy of each selection strategy vs n;
 * ``utility.png`` -- resample-until-pass accuracy with its ceiling, and expected utility vs k for
   each cost of a wrong answer, optimum marked (Inference Scaling fLaws, Stroebl et al. 2024);
-* ``cost_of_pass.png`` -- cost-of-pass vs cost per attempt per strategy (Erol et al. 2025).
+* ``cost_of_pass.png`` -- cost-of-pass vs cost per attempt per strategy (Erol et al. 2025);
+* ``judge_reliability.png`` -- each LLM judge's reliability diagram against gold answers
+  (share correct vs mean P(yes) per bin; Guo et al. 2017), math runs with a judge.
 
 Every PNG is always written (DVC declares them as outputs); when the run could not make a plot's
 table (counts only, no verifier pair, no token counts), the PNG says so instead of showing a stale
@@ -34,7 +36,7 @@ from stages.schemas import CURVE
 
 PLOTS_DIR = Path("plots")
 COVERAGE_PNG = PLOTS_DIR / "coverage.png"
-PLOT_NAMES = ("coverage", "weak_vs_strong", "strategies", "utility", "cost_of_pass")
+PLOT_NAMES = ("coverage", "weak_vs_strong", "strategies", "utility", "cost_of_pass", "judge_reliability")
 
 
 def _axes(title: str, xlabel: str, ylabel: str, ncols: int = 1) -> tuple[plt.Figure, Any]:
@@ -120,6 +122,20 @@ def cost_figure(rows: pl.DataFrame, frontier: pl.DataFrame | None) -> plt.Figure
     return fig
 
 
+def reliability_figure(bins: pl.DataFrame, quality: pl.DataFrame) -> plt.Figure:
+    fig, ax = _axes("Judge calibration against gold answers", "judge P(yes) (bin mean)", "share correct (gold)")
+    ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1, label="calibrated")
+    for (judge,), group in bins.filter(pl.col("count") > 0).group_by("judge", maintain_order=True):
+        ece = quality.filter((pl.col("judge") == judge) & (pl.col("stat") == "ece"))["value"]
+        label = f"{judge} (ECE {ece[0]:.3f})" if ece.len() and ece[0] is not None else judge
+        ax.plot(group["mean_p_yes"], group["share_correct"], marker="o", label=label)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.legend(loc="upper left", fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 def unavailable_figure(name: str, reason: str) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
     ax.axis("off")
@@ -130,9 +146,10 @@ def unavailable_figure(name: str, reason: str) -> plt.Figure:
 
 REASONS = {
     "weak_vs_strong": "needs verdicts from a weak and a strong verifier",
-    "strategies": "needs verdict rows from a weak and a strong verifier",
+    "strategies": "needs verdict rows from a weak and a strong verifier, or math answers",
     "utility": "needs verdict rows from a weak and a strong verifier",
     "cost_of_pass": "needs strategies and the samples' token counts",
+    "judge_reliability": "needs an LLM judge and gold answers (a math run with verify.judge set)",
 }
 
 
@@ -153,6 +170,8 @@ def figures(tables: dict[str, pl.DataFrame], metrics: dict[str, Any]) -> dict[st
                                         (metrics.get("verifier_limits") or {}).get("ceiling"))
     if "cost_of_pass" in tables:
         out["cost_of_pass"] = cost_figure(tables["cost_of_pass"], tables.get("frontier"))
+    if {"judge_reliability", "judge_quality"} <= set(tables):
+        out["judge_reliability"] = reliability_figure(tables["judge_reliability"], tables["judge_quality"])
     for name in PLOT_NAMES:
         if name not in out:
             out[name] = unavailable_figure(name, REASONS[name])

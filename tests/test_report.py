@@ -37,3 +37,24 @@ def test_counts_only_draws_coverage_and_says_what_is_missing(tmp_path: Path, mon
     for name in report.PLOT_NAMES:  # every declared output exists; none is stale
         assert Path(f"plots/{name}.png").read_bytes()[:4] == b"\x89PNG"
     assert set(report.figures(result.tables, {})) == set(report.PLOT_NAMES)
+
+
+def test_judge_reliability_is_drawn_from_a_math_run_with_a_judge(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reliability figure uses the judge tables; without them the PNG says what is missing."""
+    import matplotlib.pyplot as plt
+
+    quality = pl.DataFrame({"judge": ["judge:synthetic"], "stat": ["ece"], "value": [0.05],
+                            "ci_low": [0.01], "ci_high": [0.09]})
+    bins = pl.DataFrame({"judge": ["judge:synthetic"] * 2, "bin_low": [0.0, 0.9], "bin_high": [0.1, 1.0],
+                         "count": [10.0, 30.0], "mean_p_yes": [0.05, 0.95], "share_correct": [0.1, 0.9]})
+    drawn = report.figures({"curve": _curve(), "judge_quality": quality, "judge_reliability": bins}, {})
+    texts = [t.get_text() for t in drawn["judge_reliability"].axes[0].get_legend().get_texts()]
+    assert any("judge:synthetic (ECE 0.050)" in t for t in texts)
+    missing = report.figures({"curve": _curve()}, {})["judge_reliability"]
+    assert "not available" in missing.axes[0].texts[0].get_text()
+    plt.close("all")
+
+
+def _curve() -> pl.DataFrame:
+    counts = pl.DataFrame({"problem_id": ["a", "b"], "n": [4, 4], "c": [1, 3]})
+    return run_analysis(counts, AnalyzeParams(bootstrap=0), 0).tables["curve"]

@@ -34,6 +34,7 @@ from stages.stats.false_positives import (
     selection_pool,
 )
 from stages.stats.fits import analyze_fits, backtest
+from stages.stats.math_metrics import GOLD, answer_metrics, gold_verdicts, judge_metrics, majority_headline, math_pool, quality_tables
 from stages.stats.strategies import STRATEGIES, strategy_curves
 from stages.stats.verifier_limits import analyze_limits, flaws_counts
 
@@ -148,6 +149,29 @@ def _pair_parts(verdicts: pl.DataFrame, pair: tuple[str, str], params: AnalyzePa
     return pool
 
 
+def nest(flat: dict[str, Any], strip: str = "") -> dict[str, Any]:
+    """``{"a/b": 1}`` -> ``{"a": {"b": 1}}`` (after removing a leading ``strip``): DVC and MLflow
+    flatten nested metrics themselves, with their own separators."""
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        *parents, leaf = key.removeprefix(strip).split("/")
+        node = out
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return out
+
+
+def _math_parts(verdicts: pl.DataFrame, samples: pl.DataFrame | None, pool: pl.DataFrame | None,
+                params: AnalyzeParams, seed: int, analysis: Analysis) -> pl.DataFrame:
+    """Answer accuracy and judge quality into the metrics; returns the pool with answer classes."""
+    gold = gold_verdicts(verdicts)
+    judged, quality = judge_metrics(verdicts, gold, params.bootstrap, params.ci, seed)
+    analysis.metrics["math"] = nest(answer_metrics(gold, params.bootstrap, params.ci, seed) | judged, "math/")
+    analysis.tables |= quality_tables(quality)
+    return math_pool(verdicts, samples, pool)
+
+
 def _cost_per_sample(samples: pl.DataFrame | None, params: AnalyzeParams) -> tuple[float | None, str]:
     if params.gpu_price_per_hour is not None and params.gpu_seconds is not None and samples is not None:
         return gpu_cost_per_sample(params.gpu_seconds, samples.height, params.gpu_price_per_hour), "gpu_hours"
@@ -179,15 +203,21 @@ def run_analysis(
     if backtests:
         analysis.tables["backtest"] = pl.DataFrame(backtests)
 
-    pair = None if "verdict" not in table.columns else pick_pair(
-        counts.get_column("verifier").unique().to_list(), params.weak_verifier, params.strong_verifier)
-    if pair is None:
+    verifiers = counts.get_column("verifier").unique().to_list()
+    rows = "verdict" in table.columns
+    pair = pick_pair(verifiers, params.weak_verifier, params.strong_verifier) if rows else None
+    is_math = rows and GOLD in verifiers
+    if pair is None and not is_math:
         analysis.metrics["skipped"] = {"pair": "per-problem counts only, or no (weak, strong) verifier pair"}
         return _finish(analysis)
-    pool = _pair_parts(table, pair, params, seed, samples, analysis)
+    pool = _pair_parts(table, pair, params, seed, samples, analysis) if pair is not None else None
+    if is_math:  # majority vote over equivalence classes, answer accuracy, judge quality
+        pool = _math_parts(table, samples, pool, params, seed, analysis)
     strategies = strategy_curves(pool, None, params.bootstrap, params.ci, seed, params.strategy_replicates,
                                  params.bom_threshold, STRATEGIES)
     analysis.tables["strategies"] = strategies
+    if is_math:
+        analysis.metrics["math"] |= nest(majority_headline(strategies), "math/")
     n_max = int(strategies.get_column("n").max())
     analysis.metrics["strategies"] = {
         row["strategy"]: {f"acc@{n_max}": row["accuracy"], f"acc@{n_max}_ci_low": row["ci_low"],

@@ -49,3 +49,42 @@ def test_metrics_report_accuracy_majority_and_judge_fpr(run):
     assert "math/majority_vote@8" in metrics
     assert set(curves["strategy"]) == {"oracle", "majority_vote"}
     assert quality["judge:synthetic"]["n_judged"] == samples.height
+
+
+def test_analyze_stage_reports_math_metrics_and_judge_quality(run):
+    """run_analysis (the analyze stage) on a math run with a judge: accuracy, majority, judge FPR."""
+    from stages.params import AnalyzeParams
+    from stages.stats.analysis import run_analysis
+
+    verdicts, samples = run
+    result = run_analysis(verdicts, AnalyzeParams(bootstrap=50, strategy_replicates=20), seed=0, samples=samples)
+    math = result.metrics["math"]
+    assert math["answer_accuracy"] == pytest.approx(np.mean([(3 + i) / 8 for i in range(5)]))
+    judge = math["judge_synthetic"]
+    assert judge["fpr_ci_low"] <= judge["fpr"] <= judge["fpr_ci_high"]
+    assert "majority_vote@8" in math
+    assert result.metrics["false_positives"]["weak"] == "judge:synthetic"
+    assert result.metrics["false_positives"]["strong"] == "math_answer"
+    assert {"judge_quality", "judge_reliability", "strategies"} <= set(result.tables)
+    assert set(result.tables["judge_quality"]["stat"]) >= {"tpr", "fpr", "precision", "brier", "ece"}
+
+
+def test_analyze_stage_votes_over_equivalence_classes_without_a_judge():
+    """No judge: the gold verifier alone still gets majority-vote curves, and 1/2 == 0.5 == \\frac{1}{2}.
+
+    Pool of one problem (gold 1/2): three equivalent correct answers in three spellings and two
+    identical wrong ones. By strings the wrong answer is the plurality (2 votes vs 1); by classes
+    the correct one wins (3 vs 2), so majority vote over all 5 samples must be correct.
+    """
+    from stages.params import AnalyzeParams
+    from stages.stats.analysis import run_analysis
+
+    answers = ["\\frac{1}{2}", "0.5", "1/2", "3", "3"]
+    verdicts = pl.DataFrame({
+        "problem_id": "half", "sample_idx": list(range(5)), "verifier": "math_answer",
+        "verdict": ["correct"] * 3 + ["incorrect"] * 2, "answer": answers,
+    })
+    result = run_analysis(verdicts, AnalyzeParams(bootstrap=0, strategy_replicates=20), seed=0)
+    assert "pair" not in result.metrics.get("skipped", {})
+    assert result.metrics["math"]["majority_vote@5"] == pytest.approx(1.0)
+    assert "judge_quality" not in result.tables
