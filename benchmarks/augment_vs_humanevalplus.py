@@ -27,7 +27,7 @@ import polars as pl
 
 from stages.augment import augment_problems, summary
 from stages.backends import get_backend
-from stages.datasets import evalplus, load_dataset, typed_json
+from stages.datasets import evalplus, load_dataset
 from stages.generate import generate
 from stages.params import AugmentParams, GenerateParams, VerifyParams
 from stages.stats.false_positives import pair_counts, paired_flags, pooled_rates
@@ -35,21 +35,6 @@ from stages.stats.suite_adequacy import kill_coverage, kills, mutant_samples, mu
 from stages.verifiers import code_tests
 from stages.verifiers.sandbox import SandboxExecutor
 from stages.verify import verify
-
-
-class _TypedJson:
-    """Stand-in for ``json`` inside code_tests until it decodes suites with typed_json."""
-
-    loads = staticmethod(typed_json.decode)
-
-
-def ensure_typed_inputs() -> None:
-    """The verify stage must decode suite inputs as typed JSON (tuples, "$"-keys); say if patched."""
-    import inspect
-
-    if "typed_json" not in inspect.getsource(code_tests):
-        code_tests.json = _TypedJson  # type: ignore[attr-defined]
-        print("note: code_tests decodes suites with plain json; patched to typed_json for this run")
 
 
 def canonical_check(problems: pl.DataFrame, executor: SandboxExecutor, name: str) -> None:
@@ -127,7 +112,6 @@ def main() -> None:
     ap.add_argument("--stripped-only", action="store_true",
                     help="only the same-reference comparison (HumanEval+ minus plus_input)")
     args = ap.parse_args()
-    ensure_typed_inputs()
     executor = SandboxExecutor(cache_dir=None)
     if args.stripped_only:
         stripped_comparison(args.samples, args.seed, executor)

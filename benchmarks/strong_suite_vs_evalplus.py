@@ -35,19 +35,6 @@ from stages.verifiers.code_tests import run_verifier
 from stages.verifiers.sandbox import SandboxExecutor
 
 
-def ensure_typed_inputs() -> None:
-    """Suite inputs must be decoded as typed JSON (HumanEval/95 has a "$50,000" dict key);
-    until ``code_tests`` does so itself, patch it for this run and say so."""
-    import inspect
-
-    from stages.datasets import typed_json
-    from stages.verifiers import code_tests
-
-    if "typed_json" not in inspect.getsource(code_tests):
-        code_tests.json = type("TypedJson", (), {"loads": staticmethod(typed_json.decode)})  # type: ignore[attr-defined]
-        print("note: code_tests decodes suites with plain json; patched to typed_json for this run")
-
-
 def run_ours(problems: pl.DataFrame, samples: pl.DataFrame, workers: int) -> tuple[float, dict]:
     timeouts = {p: 4.0 for p in problems["problem_id"]}  # EvalPlus's floor (its min time limit)
     with SandboxExecutor(workers=workers, cache_dir=None) as executor:
@@ -99,7 +86,6 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--seed", type=int, default=1234)
     args = ap.parse_args()
-    ensure_typed_inputs()
 
     t = time.perf_counter()
     problems = load_dataset("humanevalplus")

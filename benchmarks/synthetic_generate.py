@@ -22,7 +22,7 @@ from stages.backends.synthetic import Draw, from_params
 from stages.datasets import load_dataset
 
 
-def copy_only(backend, problems: pl.DataFrame, n: int, seed: int) -> int:  # noqa: ANN001
+def copy_only(backend, problems: pl.DataFrame, n: int, seed: int) -> int:
     """The anchor: per-sample seeding and RNG, the verbatim reference, the same frame builder."""
     rows = 0
     for row in problems.iter_rows(named=True):
@@ -35,7 +35,7 @@ def copy_only(backend, problems: pl.DataFrame, n: int, seed: int) -> int:  # noq
     return rows
 
 
-def best_of(repeat: int, fn) -> float:  # noqa: ANN001
+def best_of(repeat: int, fn) -> float:
     times = []
     for _ in range(repeat):
         start = time.perf_counter()

@@ -17,13 +17,13 @@ import yaml
 
 from stages.params import (
     AnalyzeParams,
+    AugmentParams,
     BaseParams,
     Frozen,
     GenerateParams,
     NightlyParams,
     ParamsError,
     PrepareParams,
-    AugmentParams,
     TrackParams,
     VerifyParams,
     _check_known,

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import polars as pl
 
-from stages.datasets import load_dataset
+from stages.augment import augment_problems, write_report
 from stages.contracts import validate_table
+from stages.datasets import load_dataset
 from stages.entry import run_entry
 from stages.io import write_table
-from stages.augment import augment_problems, write_report
 from stages.params import AugmentParams, BaseParams, PrepareParams, load_section
 from stages.schemas import PROBLEMS, conform
 

@@ -27,4 +27,4 @@ def get_backend(name: str, params: Any) -> Backend:
     return getattr(importlib.import_module(module), factory)(params)
 
 
-__all__ = ["Backend", "REGISTRY", "get_backend", "sample_seed"]
+__all__ = ["REGISTRY", "Backend", "get_backend", "sample_seed"]

@@ -33,7 +33,13 @@ from typing import Any
 import polars as pl
 
 from stages.backends.base import sample_seed, sampling_json
-from stages.backends.http_client import HttpClient, RequestFailed, RetryPolicy, drive, failure_reason
+from stages.backends.http_client import (
+    HttpClient,
+    RequestFailed,
+    RetryPolicy,
+    drive,
+    failure_reason,
+)
 from stages.backends.openai_compat import Job, OpenAIBackend, jobs
 from stages.backends.prompting import (
     completion_from_reply,

@@ -20,6 +20,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -38,10 +39,13 @@ allow_long_ints()  # cached outputs may hold ints over 4,300 digits (decoded bel
 DEFAULT_TIMEOUT_S = 120.0  # all of one problem's inputs, reference solution (HumanEval+ max: ~s)
 # A candidate's outputs stream out of the sandbox under a byte cap (16 MB per run); an expected
 # output larger than this, or a suite whose outputs add up to more, could never be matched.
-# Also a time bound: CPython converts ints to text in quadratic time, so outputs of a million
-# digits (HumanEval/83) cost the reference, and every candidate, tens of seconds per run.
-MAX_OUTPUT_CHARS = 100_000
-MAX_SUITE_OUTPUT_CHARS = 2_000_000
+MAX_OUTPUT_CHARS = 1_000_000
+MAX_SUITE_OUTPUT_CHARS = 8_000_000
+# A time bound: CPython converts ints to text in quadratic time, so an int of a million digits
+# (HumanEval/83) costs the reference, and every candidate, tens of seconds per run. Only such
+# ints are dropped; long strings and lists (HumanEval/14's prefixes) stay up to the caps above.
+MAX_INT_DIGITS = 100_000
+LONG_INT = re.compile(r"\d{%d}" % (MAX_INT_DIGITS + 1))
 log = logging.getLogger(__name__)
 
 
@@ -221,13 +225,16 @@ def _suites(row: dict, runner: Runner, timeout_s: float, cache_dir: Path | None)
             o = by_key[typed_json.canonical(inp)]
             size = len(o.output or "")
             if o.status == "ok" and o.output is not None and size <= MAX_OUTPUT_CHARS \
-                    and total + size <= MAX_SUITE_OUTPUT_CHARS:
+                    and total + size <= MAX_SUITE_OUTPUT_CHARS and not LONG_INT.search(o.output):
                 kept_in.append(inp)
                 kept_out.append(json.loads(o.output))
                 total += size
             else:
                 dropped += 1
-                why = o.detail if o.status != "ok" else f"output of {size} chars is over the cap"
+                why = o.detail if o.status != "ok" else (
+                    f"output of {size} chars is over the cap" if size > MAX_OUTPUT_CHARS
+                    else f"an int of over {MAX_INT_DIGITS} digits" if LONG_INT.search(o.output or "")
+                    else f"the suite's outputs are over {MAX_SUITE_OUTPUT_CHARS} chars")
                 detail = detail or f"{o.status}: {why}"[:300]
         has = bool(inputs)
         out[f"inputs_{name}"] = typed_json.encode(kept_in) if has and kept_in else ""

@@ -34,7 +34,15 @@ from stages.stats.false_positives import (
     selection_pool,
 )
 from stages.stats.fits import analyze_fits, backtest
-from stages.stats.math_metrics import GOLD, answer_metrics, gold_verdicts, judge_metrics, majority_headline, math_pool, quality_tables
+from stages.stats.math_metrics import (
+    GOLD,
+    answer_metrics,
+    gold_verdicts,
+    judge_metrics,
+    majority_headline,
+    math_pool,
+    quality_tables,
+)
 from stages.stats.strategies import STRATEGIES, strategy_curves
 from stages.stats.verifier_limits import analyze_limits, flaws_counts
 

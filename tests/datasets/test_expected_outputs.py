@@ -103,3 +103,23 @@ def test_humanevalplus_reference_outputs_in_the_sandbox(mirror_dir: Path, tmp_pa
     for row in out.iter_rows(named=True):
         assert len(json.loads(row["outputs_strong"])) == len(typed_json.decode(row["inputs_strong"]))
     assert json.loads(out.row(0, named=True)["outputs_weak"])[:2] == [True, False]
+
+
+def test_huge_ints_are_dropped_but_long_strings_kept(tmp_path: Path) -> None:
+    """An int of over MAX_INT_DIGITS digits costs quadratic time to print: dropped, with why;
+    a string output of the same length is cheap and stays in the suite."""
+    from stages.datasets.expected_outputs import MAX_INT_DIGITS
+
+    problem = _problem([[1]], [[1], [2]]).with_columns(
+        program_prefix=pl.lit("def f(x):\n"),
+        reference=pl.lit(f"    return '7' * {MAX_INT_DIGITS + 5} if x == 1 else 'x' * {MAX_INT_DIGITS + 5}\n"))
+
+    class IntRunner(TrustedRunner):
+        def __call__(self, program, entry, inputs, timeout_s):  # the '7'*n string printed as a bare int
+            return [RefOutcome("ok", "7" * (MAX_INT_DIGITS + 5) if a == [1] else json.dumps("x" * (MAX_INT_DIGITS + 5)))
+                    for a in inputs]
+
+    out, report = fill_expected_outputs_with_report(problem, runner=IntRunner(), cache_dir=tmp_path)
+    row = out.row(0, named=True)
+    assert typed_json.decode(row["inputs_strong"]) == [[2]]
+    assert report.dropped == {"P/0": 2} and f"over {MAX_INT_DIGITS} digits" in report.details["P/0"]
