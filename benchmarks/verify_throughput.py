@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -92,6 +94,34 @@ def interleaved(runners: dict, frame: pl.DataFrame, blocks: int) -> tuple[dict[s
     return times, verdicts
 
 
+FORK_FLOOR = """
+import os, sys, time
+for name in ("bisect", "collections", "functools", "heapq", "itertools", "math", "operator", "re",
+             "string", "typing", "json"):
+    __import__(name)
+reps = int(sys.argv[1])
+start = time.perf_counter()
+for _ in range(reps):
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+print((time.perf_counter() - start) * 1000 / reps)
+"""
+
+
+def fork_floor_ms(reps: int = 1000) -> float:
+    """Milliseconds of one bare ``fork`` + ``_exit`` + ``waitpid`` of a small Python process (a
+    fresh ``python -I`` with the fork server's pre-imports, not this benchmark's large one).
+
+    Every harness that gives each candidate its own process pays at least this per sample; with
+    the candidates' own compute (hangs at the limit included) it bounds any such harness's rate.
+    """
+    out = subprocess.run([sys.executable, "-I", "-c", FORK_FLOOR, str(reps)], capture_output=True,
+                         text=True, check=True)
+    return float(out.stdout)
+
+
 def calibrated(problems: pl.DataFrame, workers: int) -> tuple[float, dict[str, float]]:
     params = VerifyParams()
     refs = problems.select("problem_id", pl.lit(0).alias("sample_idx"), pl.col("reference").alias("completion"))
@@ -120,6 +150,7 @@ def main() -> None:
     if n < 1640:
         raise SystemExit(f"only {n} distinct candidates; raise --per-problem")
 
+    print(f"fork floor: bare fork + exit + wait of a Python process {fork_floor_ms():.2f} ms")
     cal_s, timeouts = calibrated(problems, w)
     print(f"calibration of per-problem limits (164 references, 2 runs each): {cal_s:.1f} s")
     with SandboxExecutor(workers=w, cache_dir=None) as fixed, SandboxExecutor(workers=w, cache_dir=None) as cal:

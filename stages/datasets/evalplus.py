@@ -37,6 +37,20 @@ from stages.datasets import typed_json
 from stages.datasets.mirror import DatasetUnavailable, PinnedFile, locate
 from stages.schemas import PROBLEMS, conform
 
+# MBPP+ tasks whose reference returns a collection in an arbitrary order (``tuple(set(...))``):
+# EvalPlus compares their outputs as sets (evalplus/eval/_special_oracle.py, v0.1.x and 0.3.1);
+# so do we (``IOSuite.compare = "set"``), else the reference itself fails under another hash seed.
+MBPP_OUTPUT_SET_EQ_TASKS = frozenset({
+    "similar_elements",  # Mbpp/2
+    "find_char_long",  # Mbpp/7
+    "common_in_nested_lists",  # Mbpp/111
+    "extract_singly",  # Mbpp/140
+    "larg_nnum",  # Mbpp/232
+    "intersection_array",  # Mbpp/249
+    "find_dissimilar",  # Mbpp/579
+    "Diff",  # Mbpp/769
+})
+
 HUMANEVALPLUS = PinnedFile(
     "humanevalplus/HumanEvalPlus-v0.1.10.jsonl.gz",
     "272720b90ac375502c8ed23cd791c2a93dfb22a911641a494da74a426c09f101",

@@ -35,6 +35,9 @@ class IOSuite:
     inputs: tuple[Any, ...]  # each item: the list of positional arguments of one call
     expected: tuple[Any, ...]  # expected return value per input (JSON-compatible)
     atol: float = 0.0
+    # "exact" (by type and value) or "set": the output's elements as a set, for tasks whose
+    # reference returns a collection in an arbitrary order (EvalPlus's set-equality oracle).
+    compare: str = "exact"
 
 
 Suite = AssertSuite | IOSuite

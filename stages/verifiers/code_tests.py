@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 
 import polars as pl
 
+from stages.datasets.evalplus import MBPP_OUTPUT_SET_EQ_TASKS
 from stages.verifiers.base import AssertSuite, ExecJob, ExecResult, Executor, IOSuite, Suite
 
 SUITE_COLUMNS = {"weak_assert": "test", "weak_io": "inputs_weak", "strong_io": "inputs_strong"}
@@ -42,7 +43,8 @@ def _suite(name: str, problem: dict) -> Suite | None:
     inputs, expected = json.loads(problem[inputs_col]), json.loads(problem[outputs_col] or "null")
     if expected is None or len(expected) != len(inputs):
         return None
-    return IOSuite(problem["entry_point"], tuple(inputs), tuple(expected), float(problem["atol"] or 0.0))
+    compare = "set" if problem.get("dataset") == "mbppplus" and problem["entry_point"] in MBPP_OUTPUT_SET_EQ_TASKS else "exact"
+    return IOSuite(problem["entry_point"], tuple(inputs), tuple(expected), float(problem["atol"] or 0.0), compare)
 
 
 @dataclass(frozen=True)

@@ -134,6 +134,30 @@ def strict_equal(out, exp, atol=0.0):
     return out == exp
 
 
+_COLLECTIONS = ("$tuple", "$set", "$frozenset")
+
+
+def _elements(value):
+    if type(value) is list:
+        return value
+    if type(value) is dict and len(value) == 1 and next(iter(value)) in _COLLECTIONS:
+        return next(iter(value.values()))
+    return None
+
+
+def set_equal(out, exp):
+    """EvalPlus's set-equality oracle (``set(out) == set(exp)``) on parsed JSON values.
+
+    For MBPP+ tasks whose reference returns e.g. ``tuple(set(...))``: its order changes with
+    each process's hash seed, so the order of a candidate's elements cannot matter. Lists,
+    tuples and sets all count as collections; elements compare by their canonical JSON text.
+    """
+    a, b = _elements(out), _elements(exp)
+    if a is None or b is None:
+        return False
+    return {json.dumps(x, sort_keys=True) for x in a} == {json.dumps(x, sort_keys=True) for x in b}
+
+
 # -- inputs: typed JSON, so that a candidate gets the very types the dataset gives --------------
 # Inputs are trusted data going *into* the sandbox, and EvalPlus relies on tuples, sets and the
 # like there (MBPP+ contracts assert ``isinstance(x, tuple)``). They travel in the typed-JSON

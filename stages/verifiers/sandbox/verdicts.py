@@ -27,6 +27,7 @@ class IOCheck:
     expected: list[str]  # canonical JSON text per input
     atol: float
     stop_at_first_failure: bool = True
+    compare: str = "exact"  # or "set" (IOSuite.compare)
     mismatch: int | None = None
     digests: list[str] = field(default_factory=list)
     seen: int = 0
@@ -58,6 +59,8 @@ class IOCheck:
             out, exp = json.loads(text), json.loads(self.expected[index])
         except ValueError:
             return False
+        if self.compare == "set":
+            return codec.set_equal(out, exp)
         return codec.strict_equal(out, exp, self.atol)
 
     def outputs_digest(self) -> str:

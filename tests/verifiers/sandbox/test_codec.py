@@ -98,3 +98,13 @@ def test_typed_inputs_round_trip_and_match_the_dataset_format():
     assert decode_typed(json.loads(text)) == args
     assert [type(v) for v in decode_typed(json.loads(text))] == [type(v) for v in args]
     assert typed_json.decode(text) == args  # the same format as stages/datasets/typed_json.py
+
+
+def test_set_equal_is_evalplus_set_semantics():
+    from stages.verifiers.sandbox.codec import set_equal
+
+    assert set_equal({"$tuple": ["b", "a"]}, {"$tuple": ["a", "b"]})
+    assert set_equal(["a", "b", "a"], {"$set": ["a", "b"]})  # set(out) == set(exp)
+    assert not set_equal(["a"], ["a", "b"])
+    assert not set_equal("ab", ["a", "b"])  # a string is not a collection here
+    assert not set_equal([1], [True])  # elements keep their JSON type

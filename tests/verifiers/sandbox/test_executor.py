@@ -186,3 +186,14 @@ def test_output_with_more_than_4300_digits_is_encoded(executor):
     suite = IOSuite("f", ((5000,),), (10**5000,))
     assert _one(executor, "def f(n):\n    return 10 ** n\n", suite).verdict == "pass"
     assert _one(executor, "def f(n):\n    return 10 ** n + 1\n", suite).verdict == "fail"
+
+
+def test_set_compare_ignores_order_but_not_content(executor):
+    """IOSuite.compare = "set" (EvalPlus's set-equality oracle for MBPP+ tasks such as Mbpp/2)."""
+    exact = IOSuite("f", ((3,),), ([1, 2, 3],))
+    as_set = IOSuite("f", ((3,),), ([1, 2, 3],), compare="set")
+    reordered = "def f(n):\n    return tuple(reversed(range(1, n + 1)))\n"
+    assert _one(executor, reordered, exact).verdict == "fail"
+    assert _one(executor, reordered, as_set).verdict == "pass"
+    assert _one(executor, "def f(n):\n    return (1, 2)\n", as_set).verdict == "fail"
+    assert _one(executor, "def f(n):\n    return 6\n", as_set).verdict == "fail"  # not a collection
