@@ -41,7 +41,7 @@ run: setup
 	@echo "Backend:  synthetic (an offline stand-in policy, NOT a model; see README)"
 	@echo "Metrics:  metrics/metrics.json   (dvc metrics show)"
 	@echo "Curve:    metrics/curve.csv      (dvc plots show)"
-	@echo "Plots:    plots/*.png            (coverage, weak_vs_strong, strategies, utility, cost_of_pass)"
+	@echo "Plots:    plots/*.png            (coverage, weak_vs_strong, strategies, utility, cost_of_pass, judge_reliability)"
 	@echo "MLflow:   mlflow ui --backend-store-uri sqlite:///mlflow.db"
 
 test: setup
