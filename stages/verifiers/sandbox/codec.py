@@ -119,11 +119,14 @@ def strict_equal(out, exp, atol=0.0):
     lists and objects compare exactly, element by element.
     """
     to, te = type(out), type(exp)
-    if te is float:
-        return (to is float or to is int) and _float_close(float(out), exp, atol)
-    if te is int:
-        if to is float:
+    try:
+        if te is float:
+            return (to is float or to is int) and _float_close(float(out), exp, atol)
+        if te is int and to is float:
             return _float_close(out, float(exp), atol)
+    except OverflowError:  # an int beyond float range is no float's neighbour
+        return False
+    if te is int:
         return to is int and out == exp
     if to is not te:
         return False

@@ -108,3 +108,10 @@ def test_set_equal_is_evalplus_set_semantics():
     assert not set_equal(["a"], ["a", "b"])
     assert not set_equal("ab", ["a", "b"])  # a string is not a collection here
     assert not set_equal([1], [True])  # elements keep their JSON type
+
+
+def test_strict_equal_survives_ints_beyond_float_range():
+    """Found on MBPP+: a candidate returned an int of ~400 digits where a float was expected."""
+    assert not strict_equal(10**400, 1.5)
+    assert not strict_equal(1.5, 10**400)
+    assert strict_equal(10**400, 10**400)

@@ -197,3 +197,11 @@ def test_set_compare_ignores_order_but_not_content(executor):
     assert _one(executor, reordered, as_set).verdict == "pass"
     assert _one(executor, "def f(n):\n    return (1, 2)\n", as_set).verdict == "fail"
     assert _one(executor, "def f(n):\n    return 6\n", as_set).verdict == "fail"  # not a collection
+
+
+def test_candidate_outputs_cannot_crash_the_parent_comparison(executor):
+    """Outputs the parent cannot compare are wrong outputs, never an exception in the harness."""
+    floats = IOSuite("f", ((1,),), (1.5,))
+    assert _one(executor, "def f(x):\n    return 10 ** 400\n", floats).verdict == "fail"
+    deep = "import sys\nsys.setrecursionlimit(100000)\ndef f(x):\n    v = []\n    for _ in range(20000):\n        v = [v]\n    return v\n"
+    assert _one(executor, deep, IOSuite("f", ((1,),), ([],))).verdict in ("fail", "error")
