@@ -33,6 +33,7 @@ class BaseParams(Frozen):
 
 class PrepareParams(Frozen):
     limit: int | None = Field(default=None, ge=1)
+    shots: int = Field(default=0, ge=0)  # few-shot exemplars in math prompts (0: zero-shot)
 
 
 class AugmentParams(Frozen):

@@ -42,7 +42,7 @@ def prepare_problems(
 
     Shared by the DVC entry and the Prefect task, so both make the same table.
     """
-    problems = prepare(load_dataset(base.dataset), own.limit)
+    problems = prepare(load_dataset(base.dataset, own.shots), own.limit)
     return augment_problems(problems, augment, base.seed)
 
 

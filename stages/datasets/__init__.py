@@ -19,10 +19,17 @@ REGISTRY: dict[str, str] = {
 }
 
 
-def load_dataset(name: str) -> pl.DataFrame:
+FEW_SHOT = ("gsm8k", "math500")  # datasets whose prompt template takes published exemplars
+
+
+def load_dataset(name: str, shots: int = 0) -> pl.DataFrame:
+    """The problems of dataset ``name``; ``shots`` > 0 prepends that many exemplars (math only)."""
     try:
         module = REGISTRY[name]
     except KeyError:
         known = ", ".join(sorted(REGISTRY))
         raise ValueError(f"unknown dataset '{name}' (known: {known})") from None
-    return importlib.import_module(module).load()
+    if shots and name not in FEW_SHOT:
+        raise ValueError(f"prepare.shots: {name} has no few-shot prompt (only {', '.join(FEW_SHOT)}); use 0")
+    loader = importlib.import_module(module).load
+    return loader(shots) if shots else loader()

@@ -54,3 +54,17 @@ def test_few_shot_prepends_published_exemplars():
 def test_registered():
     assert REGISTRY["gsm8k"] == "stages.datasets.gsm8k"
     assert REGISTRY["math500"] == "stages.datasets.math500"
+
+
+@pytest.mark.mirror
+def test_prepare_shots_reach_the_prompt_and_code_datasets_refuse_them(mirror_dir) -> None:
+    """``prepare.shots`` (params) -> the loader's few-shot template; a code dataset says why not."""
+    from stages.params import AugmentParams, BaseParams, PrepareParams
+    from stages.prepare import prepare_problems
+
+    zero, _ = prepare_problems(BaseParams(dataset="gsm8k"), PrepareParams(limit=2), AugmentParams())
+    two, _ = prepare_problems(BaseParams(dataset="gsm8k"), PrepareParams(limit=2, shots=2), AugmentParams())
+    assert two["prompt"][0].endswith(zero["prompt"][0].split("\n\n")[-1])
+    assert two["prompt"][0].count("\\boxed") > zero["prompt"][0].count("\\boxed")
+    with pytest.raises(ValueError, match="prepare.shots: humaneval"):
+        prepare_problems(BaseParams(dataset="humaneval"), PrepareParams(shots=1), AugmentParams())
