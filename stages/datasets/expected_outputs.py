@@ -45,7 +45,7 @@ MAX_SUITE_OUTPUT_CHARS = 8_000_000
 # (HumanEval/83) costs the reference, and every candidate, tens of seconds per run. Only such
 # ints are dropped; long strings and lists (HumanEval/14's prefixes) stay up to the caps above.
 MAX_INT_DIGITS = 100_000
-LONG_INT = re.compile(r"\d{%d}" % (MAX_INT_DIGITS + 1))
+LONG_INT = re.compile(rf"\d{{{MAX_INT_DIGITS + 1}}}")
 log = logging.getLogger(__name__)
 
 
@@ -65,38 +65,21 @@ Runner = Callable[[str, str, Sequence[list[Any]], float], list[RefOutcome]]
 class SandboxReferenceRunner:
     """Runs a reference on many inputs in the sandbox and keeps every input's own outcome.
 
-    Built from the sandbox's parts (``SandboxWorker``, one warm fork server per thread; the
-    child's line protocol ``O i <json>`` / ``E i <exc>`` / ``U i <type>`` / ``D``). Unlike the
+    Runs on a :class:`SandboxExecutor`'s warm workers (``run_inputs``) and reads the child's line
+    protocol ``O i <json>`` / ``E i <exc>`` / ``U i <type>`` / ``D`` itself. Unlike the
     executor's all-or-nothing ``collect_outputs``, a run that stops at input ``i`` (an
     exception, an unencodable output, or the time limit) keeps the outputs before ``i``, records
     ``i`` as failed and resumes at ``i + 1``: a bad augmented input costs one extra run.
     """
 
     def __init__(self, sandbox: str = "auto") -> None:
-        import queue
+        from stages.verifiers.sandbox import SandboxExecutor
 
-        from stages.verifiers.sandbox import levels
-        from stages.verifiers.sandbox.worker import Limits, SandboxWorker
-
-        self.level = levels.resolve_level(sandbox)
-        self._make = lambda: SandboxWorker(self.level, Limits())  # type: ignore[arg-type]
-        self._idle: queue.SimpleQueue = queue.SimpleQueue()
-        self._all: list = []
+        self._executor = SandboxExecutor(sandbox=sandbox, cache_dir=None)
+        self.level = self._executor.sandbox_level
 
     def close(self) -> None:
-        for worker in self._all:
-            worker.close()
-        self._all.clear()
-
-    def _take(self) -> Any:
-        import queue
-
-        try:
-            return self._idle.get_nowait()
-        except queue.Empty:
-            worker = self._make()
-            self._all.append(worker)
-            return worker
+        self._executor.close()
 
     def __call__(self, program: str, entry_point: str, inputs: Sequence[list[Any]],
                  timeout_s: float) -> list[RefOutcome]:
@@ -109,15 +92,7 @@ class SandboxReferenceRunner:
     def _run_from(self, program: str, entry_point: str, encoded: list[str],
                   timeout_s: float) -> list[RefOutcome]:
         """Outcomes of a prefix of ``encoded``: all of it, or up to and including a failure."""
-        import secrets
-
-        suite_id = hashlib.sha256("\n".join(encoded).encode("utf-8", "surrogatepass")).hexdigest()
-        worker = self._take()
-        try:
-            run = worker.execute({"n": secrets.token_hex(16), "k": "i", "p": program,
-                                  "e": entry_point}, suite_id, encoded, timeout_s, lambda b: False)
-        finally:
-            self._idle.put(worker)
+        run = self._executor.run_inputs(program, entry_point, encoded, timeout_s)
         got: list[RefOutcome] = []
         for line in run.lines:
             kind, _, rest = line.partition(b" ")

@@ -28,7 +28,7 @@ from stages.params import VerifyParams
 from stages.verifiers.base import AssertSuite, ExecJob, ExecResult, IOSuite
 from stages.verifiers.sandbox import codec, levels
 from stages.verifiers.sandbox.cache import DEFAULT_DIR, VerdictCache, cache_key, tree_hash
-from stages.verifiers.sandbox.runs import Limits, Submission
+from stages.verifiers.sandbox.runs import Limits, RawRun, Submission
 from stages.verifiers.sandbox.verdicts import IOCheck, decide_assert, decide_collect, decide_io
 from stages.verifiers.sandbox.worker import SandboxWorker
 
@@ -130,15 +130,19 @@ class SandboxExecutor:
     def collect_outputs(self, program: str, entry_point: str, inputs: list[Any],
                         timeout_s: float) -> tuple[list[Any] | None, str]:
         """Outputs of ``program``'s ``entry_point`` on ``inputs`` (JSON values), or an error."""
-        encoded = [codec.encode_args(args) for args in inputs]
-        suite_id = "collect:" + hashlib.sha256("\n".join(encoded).encode()).hexdigest()
+        run = self.run_inputs(program, entry_point, [codec.encode_args(args) for args in inputs], timeout_s)
+        return decide_collect(run, len(inputs), timeout_s)
+
+    def run_inputs(self, program: str, entry_point: str, encoded: list[str], timeout_s: float) -> RawRun:
+        """The raw run of a trusted program on encoded inputs (``codec.encode_args`` each), in one
+        warm worker: for callers that read the report lines themselves (expected outputs)."""
+        suite_id = "collect:" + hashlib.sha256("\n".join(encoded).encode("utf-8", "surrogatepass")).hexdigest()
         worker = self._take()
         try:
-            run = worker.execute({"n": secrets.token_hex(16), "k": "i", "p": program,
-                                  "e": entry_point}, suite_id, encoded, timeout_s, lambda b: False)
+            return worker.execute({"n": secrets.token_hex(16), "k": "i", "p": program,
+                                   "e": entry_point}, suite_id, encoded, timeout_s, lambda b: False)
         finally:
             self._idle.put(worker)
-        return decide_collect(run, len(inputs), timeout_s)
 
     # -- threads ------------------------------------------------------------------------------
     def _feed(self, jobs: Iterable[ExecJob], work: queue.SimpleQueue, results: queue.SimpleQueue,
