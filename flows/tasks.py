@@ -29,6 +29,7 @@ from prefect import task
 from prefect.cache_policies import INPUTS, TASK_SOURCE, CachePolicy
 
 from stages.contracts import validate_table
+from stages.datasets.mirror import sha256_file
 from stages.generate import generate
 from stages.io import read_json, read_table, write_table
 from stages.params import AugmentParams, BaseParams, GenerateParams, PrepareParams, VerifyParams
@@ -82,7 +83,7 @@ class TableRef:
 
     @classmethod
     def of(cls, path: str | Path) -> TableRef:
-        return cls(str(path), file_sha256(path))
+        return cls(str(path), sha256_file(Path(path)))
 
 
 @dataclass(frozen=True)
@@ -93,12 +94,6 @@ class AnalyzeOutputs:
     metrics: dict[str, Any]
 
 
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class RunPaths:

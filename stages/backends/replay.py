@@ -24,7 +24,6 @@ line, an unknown task id or too few samples is an error naming the file and the 
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,18 +33,11 @@ import polars as pl
 
 from stages.backends.base import sampling_json
 from stages.backends.prompting import error_row, frame, sample_row
+from stages.datasets.mirror import sha256_file
 
 
 class ReplayError(ValueError):
     """A replay file that cannot be mapped onto the problems; the message names file and row."""
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def read_records(path: Path) -> list[tuple[int, dict[str, Any]]]:
@@ -182,7 +174,7 @@ class ReplayBackend:
 
     def fingerprint(self) -> str:
         """The file's content hash: part of the run key, so an edited file is never mixed in."""
-        return file_sha256(self.path) if self.path.exists() else ""
+        return sha256_file(self.path) if self.path.exists() else ""
 
     def generate(
         self,
