@@ -16,8 +16,8 @@ stay plain; anything JSON cannot say is a one-key object whose key starts with `
     b"ab"             -> {"$bytes": "6162"}
 
 ``encode(value)`` and ``decode(text)`` round-trip these exactly (``decode(encode(v)) == v`` with
-equal types at every depth). The format is dependency-free on purpose: the sandbox's child
-process can decode inputs and encode outputs with this same module source.
+equal types at every depth). Decoding is the sandbox's (``stages/verifiers/sandbox/codec.py``,
+whose standard-library-only source runs inside the sandbox): one decoder for both sides.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import json
 import math
 from typing import Any
 
-_TAGS = ("$tuple", "$set", "$frozenset", "$complex", "$float", "$dict", "$bytes")
+from stages.verifiers.sandbox.codec import decode_typed
 
 
 class TypedJsonError(ValueError):
@@ -66,32 +66,9 @@ def _order_key(item: Any) -> str:
 
 
 def from_jsonable(item: Any) -> Any:
-    """Inverse of :func:`to_jsonable`."""
-    if isinstance(item, list):
-        return [from_jsonable(v) for v in item]
-    if not isinstance(item, dict):
-        return item
-    if len(item) == 1:
-        (tag, body), = item.items()
-        if tag in _TAGS:
-            return _from_tagged(tag, body)
-    return {k: from_jsonable(v) for k, v in item.items()}
-
-
-def _from_tagged(tag: str, body: Any) -> Any:
-    if tag == "$tuple":
-        return tuple(from_jsonable(v) for v in body)
-    if tag == "$set":
-        return {from_jsonable(v) for v in body}
-    if tag == "$frozenset":
-        return frozenset(from_jsonable(v) for v in body)
-    if tag == "$complex":
-        return complex(from_jsonable(body[0]), from_jsonable(body[1]))
-    if tag == "$float":
-        return float(body)
-    if tag == "$dict":
-        return {from_jsonable(k): from_jsonable(v) for k, v in body}
-    return bytes.fromhex(body)  # $bytes
+    """Inverse of :func:`to_jsonable`: the sandbox's own decoder (``codec.decode_typed``), so that
+    what the problems table stores and what a sandboxed candidate receives cannot drift apart."""
+    return decode_typed(item)
 
 
 def encode(value: Any) -> str:
