@@ -3,38 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
 from stages.augment import _pick, augment_one, augment_problems, summary, with_contract
 from stages.datasets import typed_json
-from stages.datasets.expected_outputs import RefOutcome
 from stages.params import AugmentParams
 from stages.schemas import PROBLEMS
 from stages.verifiers.code_tests import applicable_verifiers
-
-
-class TrustedRunner:
-    """Test double: runs a *trusted test program* in-process and counts its calls."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def __call__(self, program: str, entry: str, inputs: Sequence[list[Any]], timeout_s: float) -> list[RefOutcome]:
-        self.calls += 1
-        scope: dict = {}
-        exec(program, scope)  # noqa: S102 - trusted test programs only
-        out = []
-        for args in inputs:
-            try:
-                out.append(RefOutcome("ok", json.dumps(scope[entry](*args))))
-            except Exception as exc:  # noqa: BLE001 - the outcome records it
-                out.append(RefOutcome("error", None, repr(exc)))
-        return out
-
+from tests.datasets.trusted_runner import TrustedRunner
 
 PREFIX = "def f(xs, k):\n    \"\"\"Sum of xs times k; k must be positive.\"\"\"\n"
 REFERENCE = "    if k == 0:\n        raise ValueError('k')\n    return sum(xs) * k\n"

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 import pytest
@@ -18,25 +16,7 @@ from stages.datasets.expected_outputs import (
     fill_expected_outputs_with_report,
 )
 from stages.schemas import PROBLEMS
-
-
-class TrustedRunner:
-    """Test double: runs a *trusted test program* in-process and counts its calls."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def __call__(self, program: str, entry: str, inputs: Sequence[list[Any]], timeout_s: float) -> list[RefOutcome]:
-        self.calls += 1
-        scope: dict = {}
-        exec(program, scope)  # noqa: S102 - trusted test programs only
-        out = []
-        for args in inputs:
-            try:
-                out.append(RefOutcome("ok", json.dumps(scope[entry](*args))))
-            except Exception as exc:  # noqa: BLE001 - the outcome records it
-                out.append(RefOutcome("error", None, repr(exc)))
-        return out
+from tests.datasets.trusted_runner import TrustedRunner
 
 
 def _problem(inputs_weak: list, inputs_strong: list) -> pl.DataFrame:
