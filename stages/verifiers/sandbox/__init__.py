@@ -30,15 +30,17 @@ def make_executor(params: VerifyParams, cache_dir: Path | None = DEFAULT_DIR) ->
     """The executor the verify stage uses, from its ``verify:`` params section.
 
     ``workers`` (0: one per core), ``cache`` (on: verdicts under ``cache_dir``),
-    ``timeout_floor_s``/``timeout_factor`` (the timeout policy, part of the cache key; the
-    floor is also the limit of a job that carries none), ``sandbox``, ``memory_mb``,
+    ``timeout_floor_s``/``timeout_factor``/``timeout_clock`` (the timeout policy, part of the
+    cache key; the floor is also the limit of a job that carries none), ``sandbox``, ``memory_mb``,
     ``all_tests``. Call ``close()`` (or use it as a context manager) when done.
     """
     policy = f"floor={params.timeout_floor_s}|factor={params.timeout_factor}"
+    if params.timeout_clock != "wall":
+        policy += f"|clock={params.timeout_clock}"
     return SandboxExecutor(
         workers=params.workers,
         sandbox=params.sandbox,
-        limits=Limits(memory_mb=params.memory_mb),
+        limits=Limits(memory_mb=params.memory_mb, clock=params.timeout_clock),
         all_tests=params.all_tests,
         cache_dir=cache_dir if params.cache else None,
         timeout_policy=policy,

@@ -227,8 +227,9 @@ class SandboxExecutor:
     def _policy(self, job: ExecJob) -> str:
         lim = self.limits
         timeout = self.timeout_policy or f"t={self._timeout(job):.3f}"
+        clock = "" if lim.clock == "wall" else f"|clock={lim.clock}"  # wall: keys as before
         return (f"{timeout}|{self.sandbox_level}|all={self.all_tests}|mem={lim.memory_mb}"
-                f"|nproc={lim.nproc}|fsize={lim.fsize_mb}|out={lim.output_bytes}")
+                f"|nproc={lim.nproc}|fsize={lim.fsize_mb}|out={lim.output_bytes}{clock}")
 
     def _precheck(self, job: ExecJob) -> tuple[ExecResult | None, str | None, bytes | None]:
         """Empty and non-compiling programs, and cache hits, need no sandbox.
@@ -240,16 +241,16 @@ class SandboxExecutor:
         if not job.program.strip():
             return ExecResult(job.key, "empty", "empty program", 0.0, self.sandbox_level), None, None
         try:
+            if self.cache is None:  # no key to derive: compile the text directly (cheaper)
+                code = compile(job.program, "<candidate>", "exec", dont_inherit=True, optimize=0)
+                return None, None, binascii.b2a_base64(marshal.dumps(code), newline=False)
             tree = ast.parse(job.program, "<candidate>")
-            key = None
-            if self.cache is not None:
-                code_hash = tree_hash(tree)
-                key = cache_key(code_hash, self._prepare(job.suite).hash, self._policy(job))
-                record = self.cache.get(key)
-                if record is not None:
-                    return ExecResult(job.key, record["verdict"], record["detail"],
-                                      record["duration_s"], self.sandbox_level, record.get("outputs"),
-                                      {"cached": True, "tests_run": record.get("tests_run", 0)}), None, None
+            key = cache_key(tree_hash(tree), self._prepare(job.suite).hash, self._policy(job))
+            record = self.cache.get(key)
+            if record is not None:
+                return ExecResult(job.key, record["verdict"], record["detail"],
+                                  record["duration_s"], self.sandbox_level, record.get("outputs"),
+                                  {"cached": True, "tests_run": record.get("tests_run", 0)}), None, None
             code = compile(tree, "<candidate>", "exec", dont_inherit=True, optimize=0)
         except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError) as exc:
             detail = f"{type(exc).__name__}: {exc}"[:300]

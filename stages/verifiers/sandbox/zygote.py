@@ -13,8 +13,10 @@ Channels (file descriptors given by the trusted parent):
           it is queued), or ``{"kill": <nonce>}`` for the running job;
   1, 2    data: before each job the zygote writes the boundary ``\n~J <nonce>\n``; then what
           the job writes, including its nonce-tagged report lines;
-  STATUS  zygote -> parent: ``R`` when ready, ``X <wait status> <child cpu s> <reason>`` after a
-          job (reason ``-``, or ``nproc`` when the process watchdog killed it).
+  STATUS  zygote -> parent: ``R <clock>`` when ready (``cpu``: it can read a job's CPU time from
+          /proc and enforces the job's CPU-time limit; ``wall``: it cannot, the parent's wall
+          clock is the limit), ``X <wait status> <child cpu s> <reason>`` after a job (reason
+          ``-``; ``nproc`` when the process watchdog killed it; ``cpu`` past its CPU-time limit).
 The child closes the control and status descriptors before any candidate code runs, and the
 zygote makes itself non-dumpable, so a candidate can neither read nor forge status lines, nor
 learn the next job's nonce (read only after the candidate's process was forked).
@@ -187,12 +189,40 @@ def _kill_job(pid):
             pass
 
 
+CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu_used(pid):
+    """CPU seconds of the job's process (all its threads) and of the children it waited for.
+
+    ``stat`` counts in clock ticks (10 ms); ``schedstat`` has the main thread's time in ns, so
+    a single-threaded spinner is stopped within a millisecond of its limit. None where /proc
+    cannot tell (macOS). Descendants the job did not wait for are not counted: the parent's
+    wall-clock backstop bounds them.
+    """
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+        ticks = (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / CLK_TCK
+    except (OSError, IndexError, ValueError):
+        return None
+    try:
+        with open("/proc/%d/schedstat" % pid, "rb") as fh:
+            return max(ticks, int(fh.read().split()[0]) / 1e9)
+    except (OSError, IndexError, ValueError):
+        return ticks
+
+
 def _next_message():
     return PENDING.popleft() if PENDING else _read_msg()
 
 
-def _wait(pid, nproc, nonce):
+def _wait(pid, nproc, nonce, cpu_limit):
     """Wait for the child, obeying a kill request for this job (by nonce) meanwhile.
+
+    While the job runs past 10 ms, the zygote reads its CPU time every 10 ms and kills it past
+    ``cpu_limit`` seconds (the timeout: CPU time does not stretch with the machine's load, so a
+    verdict does not depend on what else runs; the parent keeps a wall-clock backstop).
 
     Job messages that arrive meanwhile are queued (the parent keeps the next job ready here,
     so that no round trip sits between two jobs).
@@ -207,9 +237,11 @@ def _wait(pid, nproc, nonce):
         pidfd = None
     reason = b"-"
     watch = PIDNS and nproc is not None
+    poll = watch or cpu_limit is not None or pidfd is None
+    pause = 0.01
     while True:
         ready = select.select([0] + ([pidfd] if pidfd is not None else []), [], [],
-                              0.01 if watch or pidfd is None else None)[0]
+                              pause if poll else None)[0]
         if 0 in ready:
             msg = _read_msg()
             if msg is None:
@@ -227,6 +259,13 @@ def _wait(pid, nproc, nonce):
                 os.kill(-1, signal.SIGKILL)
             except OSError:
                 pass
+        if cpu_limit is not None and not ready and reason == b"-":
+            used = _cpu_used(pid)
+            if used is not None and used >= cpu_limit:
+                reason = b"cpu"
+                _kill_job(pid)
+            elif used is not None:  # look again when the limit may be reached, within 10 ms
+                pause = min(0.01, max(0.001, cpu_limit - used))
         try:
             got, status = os.waitpid(pid, os.WNOHANG)
         except ChildProcessError:
@@ -258,8 +297,12 @@ def main():
         sys.set_int_max_str_digits(0)
     _prctl(4, 0)  # PR_SET_DUMPABLE = 0: no ptrace, no /proc/<zygote>/fd for the candidate
     _prctl(36, 1)  # PR_SET_CHILD_SUBREAPER: orphans of a job are re-parented to us
+    os.chdir(WORKDIR)  # the jobs' working directory (inherited)
+    # Default dispositions once here, inherited by every job (cheaper than in each child).
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
     cache = {}
-    os.write(STATUS_FD, b"R\n")
+    os.write(STATUS_FD, b"R cpu\n" if _cpu_used(os.getpid()) is not None else b"R wall\n")
     while True:
         msg = _next_message()
         if msg is None:
@@ -275,11 +318,13 @@ def main():
         # The job boundary on the data pipe: everything before it belongs to earlier jobs (all
         # their processes are dead by now), everything after it to this one.
         os.write(1, b"\n~J " + msg["n"].encode() + b"\n")
+        code = program_code(msg)
         gc.freeze()  # the job's collector then skips our objects: fewer copy-on-write faults
         pid = os.fork()
         if pid == 0:
-            _child(msg, suite)
-        status, reason = _wait(pid, msg["lim"].get("nproc"), msg["n"])
+            _child(msg, suite, code)
+        del code
+        status, reason = _wait(pid, msg["lim"].get("nproc"), msg["n"], msg["lim"].get("cpu_s"))
         _sweep()
         _wipe(WORKDIR)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)

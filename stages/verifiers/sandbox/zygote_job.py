@@ -13,11 +13,11 @@ import binascii
 import marshal
 import os
 import resource
-import signal
 import sys
 
 # Bound now: a candidate may rebind builtins.AssertionError / BaseException in its own process.
 _AssertionError, _BaseException = AssertionError, BaseException
+_NULL = os.open("/dev/null", os.O_RDWR)  # the jobs' stdin (closed again by closerange)
 _LIMITS = {"as": resource.RLIMIT_AS, "cpu": resource.RLIMIT_CPU, "nproc": resource.RLIMIT_NPROC,
            "fsize": resource.RLIMIT_FSIZE, "nofile": resource.RLIMIT_NOFILE}
 
@@ -33,6 +33,9 @@ class _Sink:
 
     def isatty(self):
         return False
+
+
+_SINK = _Sink()  # made once in the fork server; each job only points sys.stdout at it
 
 
 def _limit(msg):
@@ -51,38 +54,41 @@ def _limit(msg):
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def _child(msg, suite):
-    """Runs in the forked child; never returns."""
+def _child(msg, suite, code):
+    """Runs in the forked child; never returns. ``code``: the candidate's code object, made by
+    the fork server before the fork (``program_code``), or the exception that making it raised.
+    The working directory is the scratch directory already (the fork server's own)."""
     try:
         os.setsid()
-        null = os.open("/dev/null", os.O_RDWR)
-        os.dup2(null, 0)
+        os.dup2(_NULL, 0)
         os.closerange(3, 1 << 16)
         report = os.dup(1)
-        os.chdir(WORKDIR)
         if DROP_UID >= 0:
             os.setgroups([])
             os.setgid(DROP_UID)
             os.setuid(DROP_UID)
         _limit(msg)
-        for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, signal.SIG_DFL)
         tag = msg["n"].encode() + b" "
-        sys.stdout = sys.stderr = _Sink()
+        sys.stdout = sys.stderr = _SINK
         if msg["k"] == "a":
-            _run_assert(msg, suite, tag, report)
+            _run_assert(code, suite, tag, report)
         else:
-            _run_io(msg, suite, tag, report)
+            _run_io(msg, code, suite, tag, report)
     except _BaseException:
         os._exit(70)
     os._exit(0)
 
 
-def _program_code(msg):
-    """The candidate's code object: compiled by the trusted parent (marshal), or compiled here."""
-    if msg.get("c") is not None:
-        return marshal.loads(binascii.a2b_base64(msg["c"]))
-    return compile(msg["p"], "<candidate>", "exec")
+def program_code(msg):
+    """The candidate's code object: compiled by the trusted parent (marshal), or compiled here
+    (trusted programs: references). Called by the fork server before the fork, so each job's
+    child does not redo it; what it raises is handed to the child to report."""
+    try:
+        if msg.get("c") is not None:
+            return marshal.loads(binascii.a2b_base64(msg["c"]))
+        return compile(msg["p"], "<candidate>", "exec")
+    except _BaseException as exc:
+        return exc
 
 
 def _exc_text(exc):
@@ -90,7 +96,7 @@ def _exc_text(exc):
     return text.replace("\n", " ")[:300].encode("utf-8", "replace")
 
 
-def _run_assert(msg, test_code, tag, report):
+def _run_assert(code, test_code, tag, report):
     """``program + test + check(entry_point)`` as the dataset defines it, in one namespace.
 
     The test code is compiled once per suite by the zygote (``_load_suite``); executing the
@@ -98,7 +104,9 @@ def _run_assert(msg, test_code, tag, report):
     """
     env = {}
     try:
-        exec(_program_code(msg), env)  # noqa: S102
+        if isinstance(code, _BaseException):
+            raise code
+        exec(code, env)  # noqa: S102
         if isinstance(test_code, _BaseException):
             raise test_code
         exec(test_code, env)  # noqa: S102 (running the candidate is the point)
@@ -111,10 +119,12 @@ def _run_assert(msg, test_code, tag, report):
     os.write(report, tag + b"P\n")
 
 
-def _run_io(msg, inputs, tag, report):
+def _run_io(msg, code, inputs, tag, report):
     env = {}
     try:
-        exec(_program_code(msg), env)  # noqa: S102
+        if isinstance(code, _BaseException):
+            raise code
+        exec(code, env)  # noqa: S102
         fn = env[msg["e"]]
     except _BaseException as exc:
         os.write(report, tag + b"E -1 " + _exc_text(exc) + b"\n")

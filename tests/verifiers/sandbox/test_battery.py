@@ -171,6 +171,7 @@ def outcome(request, tmp_path_factory):
         "alive": alive, "elapsed": elapsed, "secrets": secrets_seen, "accepted": accepted,
         "canary_before": before, "canary": canary, "during": during, "live_workers": live_workers,
         "after": _zygote_processes(executor.label),
+        "wall_limit_s": executor.limits.wall_backstop_s(LIMIT_S),
     }
 
 
@@ -216,9 +217,13 @@ def test_required_verdict_assert_suite(outcome, name):
 
 
 def test_limits_are_enforced_promptly(outcome):
-    """Every job ended within its wall limit plus the kill grace (no hang, no runaway)."""
+    """Every job ended within its wall-clock limit (with the CPU clock: the backstop for what
+    burns no CPU) plus the kill grace, and every CPU-limited one within its CPU seconds."""
+    wall = outcome["wall_limit_s"]
     for result in outcome["results"].values():
-        assert result.duration_s < LIMIT_S + KILL_GRACE_S + 2.0, result
+        assert result.duration_s < wall + KILL_GRACE_S + 2.0, result
+        if "CPU time" in result.detail:
+            assert result.extra["cpu_s"] < LIMIT_S + 0.25, result
 
 
 def test_harness_survives_the_battery(outcome):

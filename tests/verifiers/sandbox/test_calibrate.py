@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from stages.verifiers.base import ExecJob, IOSuite
-from stages.verifiers.sandbox import compute_outputs, timeout_for
+from stages.verifiers.sandbox import Limits, SandboxExecutor, compute_outputs, timeout_for
 from stages.verifiers.sandbox.calibrate import calibrate_timeouts
 
 
@@ -12,14 +12,30 @@ def test_timeout_for_is_max_of_floor_and_scaled_reference():
     assert timeout_for(0.5, 1.0, 20.0) == 10.0
 
 
-def test_calibration_scales_with_the_reference_runtime():
-    fast = "def f(x):\n    return x\n"
-    slow = "import time\ndef f(x):\n    time.sleep(0.2)\n    return x\n"
+FAST = "def f(x):\n    return x\n"
+SLEEPS = "import time\ndef f(x):\n    time.sleep(0.2)\n    return x\n"
+SPINS = ("import time\ndef f(x):\n    end = time.process_time() + 0.2\n"
+         "    while time.process_time() < end:\n        pass\n    return x\n")
+
+
+def _calibrate(clock: str, programs: dict[str, str]) -> dict[str, float]:
     suite = IOSuite("f", ((1,),), (1,))
-    jobs = [ExecJob(("fast", 0), fast, suite, 0.0), ExecJob(("slow", 0), slow, suite, 0.0)]
-    limits = calibrate_timeouts(jobs, floor_s=0.5, factor=10.0, repeats=1)
+    jobs = [ExecJob((name, 0), program, suite, 0.0) for name, program in programs.items()]
+    with SandboxExecutor(workers=2, cache_dir=None, limits=Limits(clock=clock)) as executor:
+        return calibrate_timeouts(jobs, floor_s=0.5, factor=10.0, executor=executor, repeats=1)
+
+
+def test_calibration_scales_with_the_reference_runtime():
+    limits = _calibrate("wall", {"fast": FAST, "slow": SLEEPS})
     assert limits["fast"] == 0.5
     assert limits["slow"] >= 2.0
+
+
+def test_cpu_clock_calibration_counts_computing_not_waiting():
+    """On the CPU clock a reference that waits 0.2 s costs nothing; one that computes does."""
+    limits = _calibrate("cpu", {"fast": FAST, "sleeps": SLEEPS, "spins": SPINS})
+    assert limits["fast"] == 0.5 and limits["sleeps"] == 0.5
+    assert limits["spins"] >= 2.0
 
 
 def test_compute_outputs_of_a_reference():
@@ -41,7 +57,6 @@ def test_executor_calibrates_problems_on_their_slowest_suite():
 
     from stages.params import VerifyParams
     from stages.schemas import PROBLEMS, conform
-    from stages.verifiers.sandbox import SandboxExecutor
 
     base = {"dataset": "t", "kind": "code", "prompt": "", "program_prefix": "", "atol": 0.0,
             "answer": "", "dataset_hash": "", "inputs_weak": "", "outputs_weak": "",
@@ -55,8 +70,8 @@ def test_executor_calibrates_problems_on_their_slowest_suite():
         dict(base, problem_id="no_reference", entry_point="f", reference=""),
     ]
     problems = conform(pl.DataFrame(rows), PROBLEMS, "problems")
-    params = VerifyParams(timeout_floor_s=0.5, timeout_factor=5.0)
-    with SandboxExecutor(workers=2, cache_dir=None) as executor:
+    params = VerifyParams(timeout_floor_s=0.5, timeout_factor=5.0, timeout_clock="wall")
+    with SandboxExecutor(workers=2, cache_dir=None, limits=Limits(clock="wall")) as executor:
         limits = executor.calibrate_timeouts(problems, params)
     assert limits["quick"] == 0.5 and limits["no_reference"] == 0.5
     assert limits["slow_io"] >= 5.0 * 0.3

@@ -6,7 +6,7 @@ import pytest
 
 from stages.params import VerifyParams
 from stages.verifiers.base import AssertSuite, ExecJob, Executor, IOSuite
-from stages.verifiers.sandbox import SandboxExecutor, make_executor
+from stages.verifiers.sandbox import Limits, SandboxExecutor, make_executor
 
 ADD = "def add(a, b):\n    return a + b\n"
 IO = IOSuite("add", ((1, 2), (3, 4), (5, 6)), (3, 7, 11))
@@ -124,12 +124,49 @@ def test_cache_key_includes_the_suite_and_policy(tmp_path):
         assert _one(ex, ADD).extra["cached"] is False
 
 
+SPIN = "def add(a, b):\n    while True:\n        pass\n"
+NAP_THEN_ADD = "import time\ndef add(a, b):\n    time.sleep(0.4)\n    return a + b\n"
+
+
+def test_cpu_clock_stops_a_spinner_at_its_cpu_limit(executor):
+    assert executor.limits.clock == "cpu"
+    result = _one(executor, SPIN, timeout=0.3)
+    assert result.verdict == "timeout" and "CPU time" in result.detail
+    assert 0.3 <= result.extra["cpu_s"] < 0.3 + 0.1, result
+
+
+def test_cpu_clock_does_not_charge_waiting(executor):
+    """A job that waits (a loaded machine, a sleep) is not charged for it on the CPU clock, so
+    the same program gets the same verdict on an idle laptop and a busy server."""
+    assert _one(executor, NAP_THEN_ADD, timeout=0.2).verdict == "pass"
+    with SandboxExecutor(workers=1, cache_dir=None, limits=Limits(clock="wall")) as wall:
+        result = _one(wall, NAP_THEN_ADD, timeout=0.2)
+        assert result.verdict == "timeout" and "wall-clock" in result.detail
+
+
+def test_cpu_clock_ends_a_sleeper_at_the_wall_backstop(executor):
+    backstop = executor.limits.wall_backstop_s(0.2)
+    result = _one(executor, "import time\ndef add(a, b):\n    time.sleep(10**6)\n", timeout=0.2)
+    assert result.verdict == "timeout" and "wall-clock" in result.detail
+    assert backstop <= result.duration_s < backstop + 2.0, result
+
+
+def test_cache_key_includes_the_clock(tmp_path):
+    with SandboxExecutor(workers=1, cache_dir=tmp_path, limits=Limits(clock="wall")) as ex:
+        assert _one(ex, ADD).extra["cached"] is False
+    with SandboxExecutor(workers=1, cache_dir=tmp_path, limits=Limits(clock="cpu")) as ex:
+        assert _one(ex, ADD).extra["cached"] is False
+        assert _one(ex, ADD).extra["cached"] is True
+
+
 def test_make_executor_reads_verify_params(tmp_path):
     params = VerifyParams(workers=1, cache=False, sandbox="rlimits", memory_mb=512, all_tests=True)
     with make_executor(params, cache_dir=tmp_path) as ex:
         assert (ex.workers, ex.cache, ex.sandbox_level, ex.all_tests) == (1, None, "rlimits", True)
-        assert ex.limits.memory_mb == 512
+        assert (ex.limits.memory_mb, ex.limits.clock) == (512, "cpu")
         assert ex.default_timeout_s == params.timeout_floor_s
+    with make_executor(VerifyParams(timeout_clock="wall"), cache_dir=tmp_path) as ex:
+        assert ex.limits.clock == "wall"
 
 
 def test_unknown_level_is_a_clear_error():
