@@ -107,7 +107,7 @@ class SandboxReferenceRunner:
             elif kind in (b"E", b"U"):
                 return [*got, RefOutcome("error", None, text[:300])]
         if len(got) < len(encoded):  # stopped without a word: the next input took too long
-            why = "timeout" if run.timed_out else "error"
+            why = "timeout" if run.over_time else "error"
             got.append(RefOutcome(why, None, f"run stopped ({why}) on this input"))
         return got
 

@@ -51,6 +51,11 @@ class RawRun:
     cpu_limited: bool = False  # the zygote killed the job past its CPU-time limit
     not_started: bool = False  # the worker was lost before this job ran: run it again
 
+    @property
+    def over_time(self) -> bool:
+        """Stopped for time: past its CPU-time limit, or past its wall-clock limit."""
+        return self.cpu_limited or self.timed_out
+
 
 @dataclass
 class Submission:
