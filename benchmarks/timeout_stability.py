@@ -64,7 +64,10 @@ def judge(problems: pl.DataFrame, candidates: pl.DataFrame, policy: str, workers
 
 
 def busy_processes(n: int) -> list[subprocess.Popen]:
-    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+    # Each in its own session, as other users' jobs would be: with autogroup scheduling a
+    # session shares the CPU as one group, and the sandbox puts every job in a session of its own.
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=True)
+            for _ in range(n)]
 
 
 def main() -> None:
