@@ -29,7 +29,6 @@ import time
 from collections import Counter
 
 import polars as pl
-
 from verify_throughput import candidate_pool, jobs_for  # a sibling script: same pool, same jobs
 
 from stages.params import VerifyParams

@@ -135,7 +135,8 @@ def cpu_breakdown(jobs: list[ExecJob], workers: int) -> None:
     bookkeeping (fork, wait, sweep: their own CPU, read from /proc), and this parent."""
     with SandboxExecutor(workers=workers, cache_dir=None) as executor:
         list(executor.run(jobs[:2 * workers]))  # start the workers
-        found = subprocess.run(["pgrep", "-f", executor.label], capture_output=True, text=True).stdout.split()
+        found = subprocess.run(["pgrep", "-f", executor.label], capture_output=True, text=True,
+                               check=False).stdout.split()
         servers = [p for p in found if Path(f"/proc/{p}/comm").read_text().strip().startswith("python")]
         before = sum(map(_proc_cpu_s, servers))
         usage = os.times()

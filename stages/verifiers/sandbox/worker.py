@@ -45,8 +45,10 @@ _SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-spawner
 
 @lru_cache(maxsize=1)
 def zygote_source() -> str:
-    """codec.py + zygote_job.py + zygote.py: the fork server's source (standard library only)."""
-    return "\n".join((_HERE / name).read_text() for name in ("codec.py", "zygote_job.py", "zygote.py"))
+    """The fork server's source (standard library only): the value codec, each job's child, how
+    a job's processes are watched and reaped, and the server's loop, in one module."""
+    return "\n".join((_HERE / name).read_text()
+                     for name in ("codec.py", "zygote_job.py", "zygote_procs.py", "zygote.py"))
 
 
 class SandboxWorker:

@@ -1,5 +1,6 @@
-"""The fork server that runs INSIDE the sandbox (standard library only; codec.py and
-zygote_job.py, the code of each job's child, are prepended: see ``worker.zygote_source``).
+"""The fork server that runs INSIDE the sandbox (standard library only; codec.py,
+zygote_job.py, the code of each job's child, and zygote_procs.py, how the fork server watches,
+kills and reaps a job's processes, are prepended: see ``worker.zygote_source``).
 
 Why a fork server: starting an interpreter costs tens of milliseconds, a fork about one. The
 zygote starts once per worker, imports common standard-library modules (never any candidate
@@ -35,7 +36,6 @@ import resource
 import select
 import signal
 import sys
-import time
 
 WORKDIR, STATUS_FD, PIDNS, DROP_UID = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", int(sys.argv[4])
 
@@ -83,134 +83,9 @@ def _read_msg():
     return None if body is None else json.loads(body)
 
 
-def _own_processes():
-    """Processes of this uid now: RLIMIT_NPROC counts them all, so the job's budget adds to it."""
-    uid, count = str(os.getuid()), 0
-    try:
-        pids = os.listdir("/proc")
-    except OSError:
-        return 256  # no /proc (macOS): a generous allowance for the user's other processes
-    for pid in pids:
-        try:
-            with open("/proc/" + pid + "/status") as fh:
-                count += any(line.startswith("Uid:") and line.split()[1] == uid for line in fh)
-        except (OSError, ValueError):
-            pass
-    return count
-
-
 # Jobs that keep the harness's own uid (rlimits level, not root) share RLIMIT_NPROC with all
 # of that user's processes; elsewhere the uid is the job's alone (or exempt, see _wait).
 NPROC_BASE = _own_processes() if not PIDNS and DROP_UID < 0 else 0
-
-
-def _children():
-    found = []
-    try:
-        tids = os.listdir("/proc/self/task")
-    except OSError:  # no /proc (macOS): only the job's own process group is killed
-        return found
-    for tid in tids:
-        try:
-            with open("/proc/self/task/" + tid + "/children") as fh:
-                found += [int(p) for p in fh.read().split()]
-        except OSError:
-            pass
-    return found
-
-
-def _reap():
-    try:
-        while os.waitpid(-1, os.WNOHANG)[0] > 0:
-            pass
-    except ChildProcessError:
-        return True
-    return False
-
-
-def _sweep():
-    """Kill every process the job left behind: forked sleepers, spinning grandchildren.
-
-    In a PID namespace ``kill(-1)`` reaches everything but init and the zygote; ESRCH then
-    means nothing is left (zombies still count until reaped). Elsewhere the zygote, a child
-    subreaper, kills its children (orphans are re-parented to it) until none remain.
-    """
-    for _ in range(10000):
-        if PIDNS:
-            try:
-                os.kill(-1, signal.SIGKILL)
-                alone = False
-            except ProcessLookupError:
-                alone = True
-            if _reap() and alone:
-                return
-        else:
-            for pid in _children():
-                for kill in (os.killpg, os.kill):
-                    try:
-                        kill(pid, signal.SIGKILL)
-                    except OSError:
-                        pass
-            if _reap():
-                return
-        time.sleep(0.001)
-
-
-def _wipe(path, dev=None):
-    """Empty the scratch directory between jobs, never crossing into another filesystem.
-
-    A project or venv under /tmp (a clone in /tmp/x) is bound read-only inside the scratch
-    tmpfs; walking it after every job would cost tens of milliseconds and delete nothing.
-    """
-    if dev is None:
-        dev = os.stat(path).st_dev
-    for entry in os.scandir(path):
-        try:
-            if entry.is_dir(follow_symlinks=False):
-                if entry.stat(follow_symlinks=False).st_dev != dev:
-                    continue
-                _wipe(entry.path, dev)
-                os.rmdir(entry.path)
-            else:
-                os.unlink(entry.path)
-        except OSError:
-            pass
-
-
-def _count_processes():
-    return sum(1 for p in os.listdir("/proc") if p.isdigit())
-
-
-def _kill_job(pid):
-    for kill in (os.killpg, os.kill):
-        try:
-            kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-
-
-CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-
-def _cpu_used(pid):
-    """CPU seconds of the job's process (all its threads) and of the children it waited for.
-
-    ``stat`` counts in clock ticks (10 ms); ``schedstat`` has the main thread's time in ns, so
-    a single-threaded spinner is stopped within a millisecond of its limit. None where /proc
-    cannot tell (macOS). Descendants the job did not wait for are not counted: the parent's
-    wall-clock backstop bounds them.
-    """
-    try:
-        with open("/proc/%d/stat" % pid, "rb") as fh:
-            fields = fh.read().rsplit(b")", 1)[1].split()
-        ticks = (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / CLK_TCK
-    except (OSError, IndexError, ValueError):
-        return None
-    try:
-        with open("/proc/%d/schedstat" % pid, "rb") as fh:
-            return max(ticks, int(fh.read().split()[0]) / 1e9)
-    except (OSError, IndexError, ValueError):
-        return ticks
 
 
 def _next_message():

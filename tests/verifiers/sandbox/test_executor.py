@@ -151,6 +151,21 @@ def test_cpu_clock_ends_a_sleeper_at_the_wall_backstop(executor):
     assert backstop <= result.duration_s < backstop + 2.0, result
 
 
+def test_without_cpu_times_the_wall_clock_is_the_limit(monkeypatch):
+    """Where the fork server cannot read CPU times (no /proc: macOS) it says so at start-up and
+    the parent holds each job to its timeout in wall time, not to the longer backstop."""
+    from stages.verifiers.sandbox import worker
+
+    blind = worker.zygote_source().replace("\nmain()\n", "\ndef _cpu_used(pid):\n    return None\n\n\nmain()\n")
+    assert blind != worker.zygote_source()
+    monkeypatch.setattr(worker, "zygote_source", lambda: blind)
+    with SandboxExecutor(workers=1, cache_dir=None) as ex:
+        result = _one(ex, NAP_THEN_ADD, timeout=0.2)
+        assert [w.cpu_clock for w in ex._all] == [False]
+    assert result.verdict == "timeout" and "wall-clock" in result.detail
+    assert result.duration_s < ex.limits.wall_backstop_s(0.2)
+
+
 def test_cache_key_includes_the_clock(tmp_path):
     with SandboxExecutor(workers=1, cache_dir=tmp_path, limits=Limits(clock="wall")) as ex:
         assert _one(ex, ADD).extra["cached"] is False
