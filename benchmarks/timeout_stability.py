@@ -29,11 +29,14 @@ import time
 from collections import Counter
 
 import polars as pl
-from verify_throughput import candidate_pool, jobs_for  # a sibling script: same pool, same jobs
+from verify_throughput import (  # a sibling script: same pool, same jobs, same calibration
+    calibrated,
+    candidate_pool,
+    distinct_candidates,
+    jobs_for,
+)
 
-from stages.params import VerifyParams
-from stages.verifiers.base import ExecJob
-from stages.verifiers.sandbox import Limits, SandboxExecutor, calibrate_timeouts
+from stages.verifiers.sandbox import Limits, SandboxExecutor
 
 POLICIES = {"wall": (0.5, "wall"), "cpu": (0.25, "cpu")}  # floor, clock
 BURNS_MS = (50, 100, 150, 200)
@@ -52,13 +55,10 @@ def slow_but_correct(problems: pl.DataFrame, n_problems: int) -> pl.DataFrame:
 
 def judge(problems: pl.DataFrame, candidates: pl.DataFrame, policy: str, workers: int) -> tuple[dict, float]:
     floor, clock = POLICIES[policy]
-    params = VerifyParams()
-    refs = problems.select("problem_id", pl.lit(0).alias("sample_idx"), pl.col("reference").alias("completion"))
     start = time.perf_counter()
     with SandboxExecutor(workers=workers, cache_dir=None, limits=Limits(clock=clock)) as executor:
-        limits = calibrate_timeouts(jobs_for(problems, refs, None), floor, params.timeout_factor, executor)
-        jobs: list[ExecJob] = jobs_for(problems, candidates, limits)
-        verdicts = {r.key: r.verdict for r in executor.run(jobs)}
+        _, limits = calibrated(problems, executor, floor)
+        verdicts = {r.key: r.verdict for r in executor.run(jobs_for(problems, candidates, limits))}
     return verdicts, time.perf_counter() - start
 
 
@@ -79,7 +79,7 @@ def main() -> None:
     args = parser.parse_args()
 
     problems, pool = candidate_pool(args.per_problem, args.seed)
-    distinct = pool.unique(subset=["problem_id", "completion"], keep="first", maintain_order=True)
+    distinct = distinct_candidates(pool)
     slow = slow_but_correct(problems, args.slow_problems)
     candidates = pl.concat([distinct, slow])
     slow_keys = set(slow.select("problem_id", "sample_idx").iter_rows())

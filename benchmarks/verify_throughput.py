@@ -49,6 +49,11 @@ def candidate_pool(per_problem: int, seed: int) -> tuple[pl.DataFrame, pl.DataFr
     return problems, samples.select("problem_id", "sample_idx", "completion")
 
 
+def distinct_candidates(pool: pl.DataFrame) -> pl.DataFrame:
+    """The pool without repeated program texts per problem (first occurrence kept, in order)."""
+    return pool.unique(subset=["problem_id", "completion"], keep="first", maintain_order=True)
+
+
 def jobs_for(problems: pl.DataFrame, samples: pl.DataFrame, timeouts: dict[str, float] | None) -> list[ExecJob]:
     rows = {r["problem_id"]: r for r in problems.iter_rows(named=True)}
     suites = {pid: AssertSuite(r["test"], r["entry_point"]) for pid, r in rows.items()}
@@ -156,13 +161,16 @@ def cpu_breakdown(jobs: list[ExecJob], workers: int) -> None:
           f"({1000 * servers_s / n:.2f} ms per job); parent {parent:.2f} s ({1000 * parent / n:.2f} ms per job)")
 
 
-def calibrated(problems: pl.DataFrame, executor: SandboxExecutor) -> tuple[float, dict[str, float]]:
-    """Per-problem limits from the default params, measured by ``executor`` (as the verify stage
-    does: the executor that calibrates then runs the candidates; its start-up is counted here)."""
+def calibrated(problems: pl.DataFrame, executor: SandboxExecutor,
+               floor_s: float | None = None) -> tuple[float, dict[str, float]]:
+    """Per-problem limits (the default params' floor unless ``floor_s``), measured by
+    ``executor`` on its clock (as the verify stage does: the executor that calibrates then runs
+    the candidates; its start-up is counted here)."""
     params = VerifyParams()
     refs = problems.select("problem_id", pl.lit(0).alias("sample_idx"), pl.col("reference").alias("completion"))
     start = time.perf_counter()
-    timeouts = calibrate_timeouts(jobs_for(problems, refs, None), params.timeout_floor_s,
+    timeouts = calibrate_timeouts(jobs_for(problems, refs, None),
+                                  params.timeout_floor_s if floor_s is None else floor_s,
                                   params.timeout_factor, executor)
     return time.perf_counter() - start, timeouts
 
@@ -176,7 +184,7 @@ def main() -> None:
     args = parser.parse_args()
 
     problems, pool = candidate_pool(args.per_problem, args.seed)
-    distinct = pool.unique(subset=["problem_id", "completion"], keep="first", maintain_order=True)
+    distinct = distinct_candidates(pool)
     n, w = distinct.height, args.workers
     level = SandboxExecutor(workers=1, cache_dir=None).sandbox_level
     print(f"{time.strftime('%Y-%m-%d', time.gmtime())}; {os.cpu_count()} cores, load average "

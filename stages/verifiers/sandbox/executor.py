@@ -234,24 +234,26 @@ class SandboxExecutor:
     def _precheck(self, job: ExecJob) -> tuple[ExecResult | None, str | None, bytes | None]:
         """Empty and non-compiling programs, and cache hits, need no sandbox.
 
-        The program is parsed once: the tree gives the cache key; a cache hit needs no more
-        (only programs that compiled were ever cached); on a miss the tree is compiled, which
-        catches what parsing alone does not (``return`` outside a function, ...). Never run.
+        With the cache on, the program is parsed once: the tree gives the cache key; a cache hit
+        needs no more (only programs that compiled were ever cached); on a miss the tree is
+        compiled, which catches what parsing alone does not (``return`` outside a function, ...).
+        With the cache off, the text is compiled directly. Never run.
         """
         if not job.program.strip():
             return ExecResult(job.key, "empty", "empty program", 0.0, self.sandbox_level), None, None
+        key = None
         try:
             if self.cache is None:  # no key to derive: compile the text directly (cheaper)
                 code = compile(job.program, "<candidate>", "exec", dont_inherit=True, optimize=0)
-                return None, None, binascii.b2a_base64(marshal.dumps(code), newline=False)
-            tree = ast.parse(job.program, "<candidate>")
-            key = cache_key(tree_hash(tree), self._prepare(job.suite).hash, self._policy(job))
-            record = self.cache.get(key)
-            if record is not None:
-                return ExecResult(job.key, record["verdict"], record["detail"],
-                                  record["duration_s"], self.sandbox_level, record.get("outputs"),
-                                  {"cached": True, "tests_run": record.get("tests_run", 0)}), None, None
-            code = compile(tree, "<candidate>", "exec", dont_inherit=True, optimize=0)
+            else:
+                tree = ast.parse(job.program, "<candidate>")
+                key = cache_key(tree_hash(tree), self._prepare(job.suite).hash, self._policy(job))
+                record = self.cache.get(key)
+                if record is not None:
+                    return ExecResult(job.key, record["verdict"], record["detail"],
+                                      record["duration_s"], self.sandbox_level, record.get("outputs"),
+                                      {"cached": True, "tests_run": record.get("tests_run", 0)}), None, None
+                code = compile(tree, "<candidate>", "exec", dont_inherit=True, optimize=0)
         except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError) as exc:
             detail = f"{type(exc).__name__}: {exc}"[:300]
             return ExecResult(job.key, "syntax_error", detail, 0.0, self.sandbox_level), None, None

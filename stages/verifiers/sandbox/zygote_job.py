@@ -96,6 +96,13 @@ def _exc_text(exc):
     return text.replace("\n", " ")[:300].encode("utf-8", "replace")
 
 
+def _load(code, env):
+    """Run the candidate's module code in ``env`` (or raise what making the code object raised)."""
+    if isinstance(code, _BaseException):
+        raise code
+    exec(code, env)  # noqa: S102 (running the candidate is the point)
+
+
 def _run_assert(code, test_code, tag, report):
     """``program + test + check(entry_point)`` as the dataset defines it, in one namespace.
 
@@ -104,9 +111,7 @@ def _run_assert(code, test_code, tag, report):
     """
     env = {}
     try:
-        if isinstance(code, _BaseException):
-            raise code
-        exec(code, env)  # noqa: S102
+        _load(code, env)
         if isinstance(test_code, _BaseException):
             raise test_code
         exec(test_code, env)  # noqa: S102 (running the candidate is the point)
@@ -122,9 +127,7 @@ def _run_assert(code, test_code, tag, report):
 def _run_io(msg, code, inputs, tag, report):
     env = {}
     try:
-        if isinstance(code, _BaseException):
-            raise code
-        exec(code, env)  # noqa: S102
+        _load(code, env)
         fn = env[msg["e"]]
     except _BaseException as exc:
         os.write(report, tag + b"E -1 " + _exc_text(exc) + b"\n")
