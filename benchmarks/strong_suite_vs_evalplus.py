@@ -2,8 +2,12 @@
 EvalPlus's own evaluator, on the same samples, with the same worker count, in one run.
 
 Samples come from the synthetic backend (the offline stand-in policy, NOT a model) on
-HumanEval+. Ours: the verify stage's ``strong_io`` verifier (base + plus inputs in one sandboxed
-execution per sample, stop at the first wrong output, verdict cache OFF). EvalPlus: its
+HumanEval+; with ``--constructed`` (CONSTRUCTED "real-model-like" styles, NOT model samples)
+sample 0 of each problem is HumanEval+'s reference, 1 the reference returning 1/0 for
+True/False, 2 the reference slowed by 5 ms of CPU per call, and the rest synthetic variants and
+mutants. Ours: the verify stage's path (per-input limits calibrated by
+``calibrate_problems``, then the ``weak_io`` and ``strong_io`` verifiers: base + plus inputs in
+one sandboxed execution per sample, stop at the first failure, verdict cache OFF). EvalPlus: its
 ``evalplus.evaluate`` CLI (base and plus suites, one process per suite per sample, its default
 fast check), run from a separate virtual environment (``--evalplus-python``) with the mirror
 file passed through ``HUMANEVAL_OVERRIDE_PATH``. Both sides' expected outputs are warmed first
@@ -30,18 +34,44 @@ import polars as pl
 from stages.backends import get_backend
 from stages.datasets import evalplus, load_dataset
 from stages.generate import generate
-from stages.params import GenerateParams
+from stages.params import GenerateParams, VerifyParams
 from stages.verifiers.code_tests import run_verifier
 from stages.verifiers.sandbox import SandboxExecutor
 
+BOOL_AS_INT = ("\n_orig = {ep}\n\ndef {ep}(*a, **k):\n    r = _orig(*a, **k)\n"
+               "    return int(r) if type(r) is bool else r\n")
+SLOWED = ("\nimport time as _t\n_orig = {ep}\n\ndef {ep}(*a, **k):\n"
+          "    _end = _t.process_time() + 0.005\n    while _t.process_time() < _end:\n        pass\n"
+          "    return _orig(*a, **k)\n")
 
-def run_ours(problems: pl.DataFrame, samples: pl.DataFrame, workers: int) -> tuple[float, dict]:
-    timeouts = {p: 4.0 for p in problems["problem_id"]}  # EvalPlus's floor (its min time limit)
+
+def constructed(problems: pl.DataFrame, samples: pl.DataFrame) -> pl.DataFrame:
+    """Replace samples 0-2 of each problem by CONSTRUCTED correct styles (see module doc)."""
+    rows = {r["problem_id"]: r for r in problems.iter_rows(named=True)}
+    styles = {0: "", 1: BOOL_AS_INT, 2: SLOWED}
+
+    def text(pid: str, idx: int, completion: str) -> str:
+        if idx not in styles:
+            return completion
+        return rows[pid]["reference"] + styles[idx].format(ep=rows[pid]["entry_point"])
+
+    return samples.with_columns(pl.struct("problem_id", "sample_idx", "completion").map_elements(
+        lambda r: text(r["problem_id"], r["sample_idx"], r["completion"]),
+        return_dtype=pl.String).alias("completion"))
+
+
+def run_ours(problems: pl.DataFrame, samples: pl.DataFrame, workers: int) -> tuple[float, float, dict]:
     with SandboxExecutor(workers=workers, cache_dir=None) as executor:
+        t = time.perf_counter()
+        timeouts = executor.calibrate_timeouts(problems, VerifyParams())
+        calibration = time.perf_counter() - t
         t = time.perf_counter()
         results = run_verifier("strong_io", problems, samples, executor, timeouts)
         wall = time.perf_counter() - t
-    return wall, {r.key: r.verdict == "pass" for r in results}
+        weak = run_verifier("weak_io", problems, samples, executor, timeouts)
+    verdicts = {r.key: (r.verdict, r.detail) for r in results}
+    return calibration, wall, {k: (v, verdicts[k]) for k, v in
+                               ((r.key, r.verdict == "pass") for r in weak)}
 
 
 def run_evalplus(python: str, samples: pl.DataFrame, problems: pl.DataFrame, workers: int,
@@ -75,7 +105,7 @@ def run_evalplus(python: str, samples: pl.DataFrame, problems: pl.DataFrame, wor
     for pid, rows in data.items():
         idx = samples.filter(pl.col("problem_id") == pid)["sample_idx"].to_list()
         for i, r in zip(idx, rows, strict=True):  # EvalPlus keeps each task's input order
-            verdicts[(pid, i)] = r["base_status"] == r["plus_status"] == "pass"
+            verdicts[(pid, i)] = (r["base_status"] == "pass", r["plus_status"])
     return warm_wall, wall, verdicts
 
 
@@ -85,6 +115,7 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=100)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--constructed", action="store_true", help="CONSTRUCTED styles in samples 0-2")
     args = ap.parse_args()
 
     t = time.perf_counter()
@@ -92,23 +123,33 @@ def main() -> None:
     print(f"ours: HumanEval+ problems with expected outputs (cached) in {time.perf_counter() - t:.1f}s")
     samples = generate(problems, get_backend("synthetic", GenerateParams()), args.samples, args.seed)
     samples = samples.sort("problem_id", "sample_idx")
+    if args.constructed:
+        samples = constructed(problems, samples)
+        print("samples 0-2 per problem: CONSTRUCTED correct styles (reference, 1/0 for bools, slowed)")
     with tempfile.TemporaryDirectory() as tmp:
         warm, theirs_wall, theirs = run_evalplus(args.evalplus_python, samples, problems,
                                                  args.workers, Path(tmp))
     print(f"evalplus: warm-up (ground truth + 164 samples) {warm:.1f}s")
-    ours_wall, ours = run_ours(problems, samples, args.workers)
-    agree = sum(ours[k] == theirs.get(k) for k in ours)
+    calibration, ours_wall, ours = run_ours(problems, samples, args.workers)
+    strong = {k: v[1][0] == "pass" for k, v in ours.items()}
+    evalplus_strong = {k: base and plus == "pass" for k, (base, plus) in theirs.items()}
+    agree = sum(strong[k] == evalplus_strong.get(k) for k in strong)
     print(f"samples: {samples.height} ({args.samples} x {problems.height}), workers: {args.workers}")
+    print(f"ours     calibration (per input): {calibration:.1f}s")
     print(f"ours     strong_io wall: {ours_wall:.1f}s  ({samples.height / ours_wall:.0f} samples/s), "
-          f"pass: {sum(ours.values())}")
+          f"pass: {sum(strong.values())}")
     print(f"evalplus base+plus wall: {theirs_wall:.1f}s  ({samples.height / theirs_wall:.0f} samples/s), "
-          f"pass: {sum(theirs.values())}")
+          f"pass: {sum(evalplus_strong.values())}")
     print(f"ratio evalplus/ours: {theirs_wall / ours_wall:.2f}x; verdict agreement: "
-          f"{agree}/{len(ours)} ({agree / len(ours):.4f})")
-    diff = [k for k in ours if ours[k] != theirs.get(k)]
-    for k in diff[:10]:
-        print(f"  differs: {k} ours={'pass' if ours[k] else 'not pass'} "
-              f"evalplus={'pass' if theirs.get(k) else 'not pass'}")
+          f"{agree}/{len(strong)} ({agree / len(strong):.4f})")
+    # false-positive share: of the samples passing the base (weak) inputs, the share failing plus
+    ours_fp = [not strong[k] for k, (weak, _) in ours.items() if weak]
+    their_fp = [plus != "pass" for base, plus in theirs.values() if base]
+    print(f"false-positive share (weak pass, strong fail | weak pass): ours "
+          f"{sum(ours_fp) / max(1, len(ours_fp)):.4f}, evalplus {sum(their_fp) / max(1, len(their_fp)):.4f}")
+    for k in sorted(k for k in strong if strong[k] != evalplus_strong.get(k)):
+        verdict, detail = ours[k][1]
+        print(f"  differs: {k} ours={verdict} ({detail[:80]}) evalplus={theirs.get(k)}")
 
 
 if __name__ == "__main__":

@@ -13,14 +13,27 @@ the run to MLflow. Verification fans out over chunks of problems; with a Dask sc
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, get_run_logger
-from prefect.task_runners import ThreadPoolTaskRunner
+if __name__ == "__main__":  # a bad --set fails in ~1 s, before Prefect's 10-60 s import and start
+    from flows.config import precheck
 
-from flows.config import RunConfig, load_config, load_raw, parse_assignments
+    precheck("python -m flows.evaluate")
+
+from prefect import flow, get_run_logger
+
+from flows.cluster import DASK_ENV, shared_prefect_api, task_runner
+from flows.config import (
+    RunConfig,
+    load_config,
+    load_raw,
+    parse_assignments,
+    precheck,
+    validate_overrides,
+)
 from flows.tasks import (
     analyze_task,
     default_chunks,
@@ -33,13 +46,24 @@ from flows.tasks import (
     verify_chunk_task,
     write_run_params,
 )
+from stages.errors import InputError
 
 HTTP_BACKENDS = frozenset({"sglang", "openai"})
-DASK_ENV = "INFSCALE_DASK_ADDRESS"
 
 
 def default_run_dir(config: RunConfig) -> Path:
-    return Path("runs") / f"{config.generate.model}-{config.base.dataset}-N{config.generate.n_samples}-{config.key()}"
+    return Path("runs") / config.dir_name()
+
+
+def transient_failure(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry generation for what may pass (a server down, refusing or overloaded), never for a
+    misconfiguration (a wrong ``generate.model``, a missing model file: ``InputError``), which
+    would fail the same way after relaunching the server three times."""
+    try:
+        exc = state.result(raise_on_failure=False)
+    except Exception:  # noqa: BLE001  (an unreadable result: keep Prefect's default, retry)
+        return True
+    return not isinstance(exc, InputError)
 
 
 def run_stages(config: RunConfig, raw_params: dict[str, Any], run_dir: str,
@@ -50,7 +74,8 @@ def run_stages(config: RunConfig, raw_params: dict[str, Any], run_dir: str,
     problems = prepare_task(config.base, config.prepare, config.augment, run_dir)
     gen = generate_task
     if config.generate.backend in HTTP_BACKENDS:  # the only step whose failures can be transient
-        gen = generate_task.with_options(retries=3, retry_delay_seconds=[10, 60, 300])
+        gen = generate_task.with_options(retries=3, retry_delay_seconds=[10, 60, 300],
+                                         retry_condition_fn=transient_failure)
     samples = gen(problems, config.base, config.generate, run_dir)
     verifiers = verifier_names(problems)
     import polars as pl
@@ -73,14 +98,6 @@ def _stages_flow(config: RunConfig, raw_params: dict[str, Any], run_dir: str,
     return run_stages(config, raw_params, run_dir, chunks)
 
 
-def _runner(address: str | None) -> Any:
-    if address:
-        from prefect_dask import DaskTaskRunner
-
-        return DaskTaskRunner(address=address)
-    return ThreadPoolTaskRunner(max_workers=os.cpu_count() or 1)
-
-
 @flow(name="infscale-evaluate", log_prints=True)
 def evaluate(
     params_path: str = "params.yaml",
@@ -98,18 +115,21 @@ def evaluate(
     ``track`` None follows ``track.mlflow`` in params. ``parent_run_id`` nests the MLflow run(s)
     under a parent (the nightly); ``per_verifier_runs`` logs one child run per verifier.
     """
+    validate_overrides(params_path, overrides)  # one line naming a bad override, not the file
     config = load_config(params_path, overrides)
-    out_dir = run_dir or str(default_run_dir(config))
+    # Absolute, so that tasks on Dask workers started from another directory find the run.
+    out_dir = str(Path(run_dir or default_run_dir(config)).resolve())
     address = scheduler_address or os.environ.get(DASK_ENV) or None
-    stages = _stages_flow.with_options(task_runner=_runner(address))
+    stages = _stages_flow.with_options(task_runner=task_runner(address))
     raw = load_raw(params_path, overrides)
-    result = stages(config, raw, out_dir, chunks)
+    with shared_prefect_api() if address else contextlib.nullcontext():
+        result = stages(config, raw, out_dir, chunks)
     result["mlflow_run_ids"] = {}
     if config.track.mlflow if track is None else track:
         from flows.tracking import log_record, record_from_files
 
-        record = record_from_files(raw_params=raw, root=Path(out_dir),
-                                   source=source)
+        record = record_from_files(raw_params=raw, root=Path(out_dir), source=source,
+                                   overrides=overrides)
         if per_verifier_runs:
             for verifier in sorted(record.curve["verifier"].unique().to_list()):
                 result["mlflow_run_ids"][verifier] = log_record(
@@ -129,6 +149,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--dask", default=None, metavar="ADDRESS", help=f"Dask scheduler (or ${DASK_ENV})")
     ap.add_argument("--no-track", action="store_true", help="do not log to MLflow")
     args = ap.parse_args(argv)
+    precheck(ap.prog, ["--params", args.params, *(f"--set={a}" for a in args.set)])  # before Prefect
     result = evaluate(args.params, parse_assignments(args.set), args.run_dir, args.dask,
                       track=False if args.no_track else None)
     print(f"evaluate: run dir {result['run_dir']}; MLflow runs {result['mlflow_run_ids']}")

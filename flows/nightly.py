@@ -17,24 +17,32 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+if __name__ == "__main__":  # a bad --set or matrix entry fails in ~1 s, before Prefect's import
+    from flows.config import precheck
+
+    precheck("python -m flows.nightly", nightly=True)
+
 import polars as pl
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 from prefect.states import Completed, Failed
 
-from flows.config import load_config, load_nightly, parse_assignments
+from flows.config import load_nightly, matrix, parse_assignments, precheck, validate_matrix
 from flows.evaluate import evaluate
-from flows.regression import Comparison, compare_counts, counts_of_run, markdown, previous_nightly
+from flows.mlflow_views import describe_overrides, override_tags
+from flows.regression import (
+    Comparison,
+    compare_counts,
+    counts_of_run,
+    markdown,
+    previous_nightly,
+)
 from flows.tracking import client, end_run, experiment_id, start_parent
 
 ARTIFACT_KEY = "infscale-nightly-regressions"
 
 
-def matrix(params_path: str, extra: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """The dotted overrides of each nightly entry, in (dataset, model) order."""
-    cfg = load_nightly(params_path)
-    return [{**cfg.set, "base.dataset": dataset, "generate.model": entry.model, **entry.set, **(extra or {})}
-            for dataset in cfg.datasets for entry in cfg.models]
+__all__ = ["ARTIFACT_KEY", "main", "matrix", "nightly"]
 
 
 @flow(name="infscale-nightly", log_prints=True)
@@ -45,20 +53,21 @@ def nightly(
     runs_root: str = "runs/nightly",
 ) -> Any:
     """Run every matrix entry through ``evaluate``, then compare with the previous nightly."""
+    # Every entry is validated before anything is tracked: a bad one leaves no MLflow run.
+    configs = validate_matrix(params_path, overrides)
     logger = get_run_logger()
     cfg = load_nightly(params_path)
-    experiment = load_config(params_path).track.experiment
+    experiment = configs[0].track.experiment if configs else "infscale"
     stamp = datetime.now(UTC)
-    parent = start_parent(f"nightly · {stamp:%Y-%m-%d %H:%M}", {"infscale.source": "nightly-parent"},
-                          experiment)
+    extra = describe_overrides(overrides)
+    parent = start_parent(" · ".join(p for p in ("nightly", extra, f"{stamp:%Y-%m-%d %H:%M}") if p),
+                          {"infscale.source": "nightly-parent", **override_tags(overrides)}, experiment)
     mc = client()
     exp_id = experiment_id(mc, experiment)
     comparisons: list[Comparison] = []
     try:
-        for overrides_i in matrix(params_path, overrides):
-            config = load_config(params_path, overrides_i)
-            run_dir = str(Path(runs_root) / f"{stamp:%Y%m%dT%H%M%S}" /
-                          f"{config.generate.model}-{config.base.dataset}-{config.key()}")
+        for overrides_i, config in zip(matrix(params_path, overrides), configs, strict=True):
+            run_dir = str(Path(runs_root) / f"{stamp:%Y%m%dT%H%M%S}" / config.dir_name())
             result = evaluate(params_path, overrides_i, run_dir, scheduler_address, track=True,
                               parent_run_id=parent, per_verifier_runs=True, source="nightly")
             counts = pl.read_parquet(Path(run_dir) / "data/counts.parquet")
@@ -104,6 +113,7 @@ def main(argv: list[str] | None = None) -> None:
                        help="dotted override for every entry (repeatable)")
         p.add_argument("--dask", default=None, metavar="ADDRESS", help="Dask scheduler for verification")
     args = ap.parse_args(argv)
+    precheck(ap.prog, ["--params", args.params, *(f"--set={a}" for a in args.set)], nightly=True)
     overrides = parse_assignments(args.set) or None
     if args.command == "serve":
         cron = args.cron or load_nightly(args.params).cron

@@ -17,12 +17,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 from stages.schemas import COUNTS, conform
-from stages.stats.bootstrap import paired_bootstrap
-from stages.stats.passk import pass_at_k_matrix
+from stages.stats.compare import paired_pass_at_k, shared_counts
 
 _METRIC = re.compile(r"^(pass|coverage)@(\d+)$")
 
@@ -58,33 +56,38 @@ def metric_k(metric: str, n: int) -> int | None:
     return k if k <= n else None
 
 
-def compare_counts(
+def compare_runs(
     old: pl.DataFrame, new: pl.DataFrame, verifier: str, metrics: list[str], n_boot: int, ci: float,
     seed: int = 0, labels: dict[str, str] | None = None,
 ) -> list[Comparison]:
-    """Paired bootstrap of each metric over the problems both count tables share."""
+    """Paired bootstrap of each metric (new - old) over the problems both count tables share.
+
+    The comparison itself is :func:`stages.stats.compare.paired_pass_at_k`; this only maps the
+    nightly's metric names to k and the results to :class:`Comparison` rows.
+    """
     labels = labels or {}
-    pair = (conform(old, COUNTS, "counts (previous)").filter(pl.col("verifier") == verifier)
-            .join(conform(new, COUNTS, "counts").filter(pl.col("verifier") == verifier),
-                  on=["problem_id", "verifier"], suffix="_new").sort("problem_id"))
-    if pair.height == 0:
+    try:
+        joined = shared_counts(new, old, verifier)
+    except ValueError:  # no counts for this verifier in one run, or no shared problem
         return []
-    n_old, c_old = pair["n"].to_numpy(), pair["c"].to_numpy()
-    n_new, c_new = pair["n_new"].to_numpy(), pair["c_new"].to_numpy()
-    n_shared = int(min(n_old.min(), n_new.min()))
+    n_shared = int(min(joined["n"].min(), joined["n_b"].min()))
+    wanted = {metric: metric_k(metric, n_shared) for metric in metrics}
+    ks = sorted({k for k in wanted.values() if k is not None})
+    by_k = {row["k"]: row for row in paired_pass_at_k(joined, ks, n_boot, ci, seed)}
     out = []
-    for metric in metrics:
-        k = metric_k(metric, n_shared)
+    for metric, k in wanted.items():
         if k is None:
             continue
-        a = pass_at_k_matrix(n_new, c_new, np.array([k]))[:, 0]
-        b = pass_at_k_matrix(n_old, c_old, np.array([k]))[:, 0]
-        res = paired_bootstrap(a, b, n_boot=n_boot, ci=ci, seed=seed)
+        row = by_k[k]
         out.append(Comparison(labels.get("model", "?"), labels.get("dataset", "?"), verifier,
-                              f"pass@{k}" if metric.startswith("pass") else metric, float(b.mean()),
-                              float(a.mean()), res.difference, res.ci_low, res.ci_high,
-                              res.n_problems, labels.get("previous_run_id", "")))
+                              f"pass@{k}" if metric.startswith("pass") else metric, row["b"], row["a"],
+                              row["difference"], row["ci_low"], row["ci_high"], row["n_problems"],
+                              labels.get("previous_run_id", "")))
     return out
+
+
+# flows/nightly.py and tests/flows/test_regression.py still import the old name (same function).
+compare_counts = compare_runs
 
 
 def previous_nightly(mc: Any, experiment_id: str, model: str, dataset: str, verifier: str,

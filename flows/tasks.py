@@ -28,10 +28,12 @@ import yaml
 from prefect import task
 from prefect.cache_policies import INPUTS, TASK_SOURCE, CachePolicy
 
+from flows.cluster import run_logger, worker_name
 from stages.contracts import validate_table
 from stages.datasets.mirror import sha256_file
 from stages.generate import generate
-from stages.io import read_json, read_table, write_table
+from stages.headline import read_details
+from stages.io import read_table, write_table
 from stages.params import AugmentParams, BaseParams, GenerateParams, PrepareParams, VerifyParams
 from stages.prepare import prepare_problems
 from stages.schemas import (
@@ -178,6 +180,10 @@ def verify_chunk_task(
     with make_executor(one) as executor:
         verdicts, timings = verify(problems, samples, one, executor, verifiers=verifiers)
     name = hashlib.sha256("\n".join(problem_ids).encode()).hexdigest()[:16]
+    where = worker_name()
+    run_logger().info("verify chunk %s: %d problems, %d verdicts, on %s", name,
+                          problems.height, verdicts.height,
+                          f"dask worker {where}" if where else "the flow's process")
     out = RunPaths(run_dir).root / "data/verify_chunks"
     write_table(verdicts, out / f"{name}.verdicts.parquet", VERDICTS_SCHEMA, "verdicts")
     write_table(timings, out / f"{name}.timings.parquet", TIMINGS, "timings")
@@ -233,7 +239,7 @@ def analyze_task(verdicts_ref: TableRef, samples_ref: TableRef, params_ref: Tabl
     """The analyze entry on the run directory (it validates counts, curve and metrics itself)."""
     paths = RunPaths(run_dir)
     run_stage_entry("analyze", run_dir)
-    metrics = read_json(paths.metrics)
+    metrics = read_details(paths.metrics)  # the full metrics (metrics.json is the headline)
     return AnalyzeOutputs(TableRef.of(paths.counts), TableRef.of(paths.curve), str(paths.metrics), metrics)
 
 

@@ -22,7 +22,6 @@ import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,11 +48,14 @@ def experiment_id(mlflow_client: Any, name: str, project_dir: Path | None = None
     exp = mlflow_client.get_experiment_by_name(name)
     if exp is not None:
         return exp.experiment_id
+    from flows.mlflow_views import EXPERIMENT_KIND, EXPERIMENT_KIND_TAG
+
     location = None
     uri = tracking_uri(project_dir)
     if uri.startswith("sqlite:///"):  # artifacts next to the database they belong to
         location = (Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlartifacts").as_uri()
-    return mlflow_client.create_experiment(name, artifact_location=location)
+    return mlflow_client.create_experiment(name, artifact_location=location,
+                                           tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND})
 
 
 def metric_name(name: str) -> str:
@@ -80,6 +82,15 @@ def flatten_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, floa
     return {k: v for k, v in out.items() if not math.isnan(v)}  # MLflow cannot compare NaN
 
 
+def tracked_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    """Metrics JSON -> the names and values a run logs (headline ones with their ``0_`` prefix):
+    what to compare a tracked run with (``flows.reproduce``)."""
+    from flows.mlflow_views import display_names
+    from stages.headline import headline
+
+    return display_names(flatten_metrics(metrics), flatten_metrics(headline(metrics)))
+
+
 def metrics_of_verifier(metrics: dict[str, float], verifier: str, verifiers: set[str]) -> dict[str, float]:
     """A verifier's own metrics (any path segment names it) plus those of no verifier (costs, N)."""
     keep = {}
@@ -98,7 +109,8 @@ class RunRecord:
     params: dict[str, str]
     tags: dict[str, str]
     metrics: dict[str, float]
-    curve: pl.DataFrame  # verifier, k, pass_at_k
+    curve: pl.DataFrame  # verifier, k, pass_at_k, ci_low, ci_high
+    headline: set[str] = field(default_factory=set)  # names in ``metrics`` that are headline numbers
     artifacts: list[Path] = field(default_factory=list)
     problems: pl.DataFrame | None = None
     problems_source: str = ""
@@ -129,16 +141,16 @@ def dvc_lock_hashes(lock_path: Path) -> dict[str, str]:
             for name, entry in stages.items()}
 
 
-def run_name(model: str, dataset: str, n: int, when: datetime | None = None) -> str:
-    return f"{model} · {dataset} · N={n} · {(when or datetime.now(UTC)).strftime('%Y-%m-%d %H:%M')}"
-
-
 def record_from_files(
     *, raw_params: dict[str, Any], root: Path, source: str, extra_tags: dict[str, str] | None = None,
+    overrides: dict[str, Any] | None = None,
 ) -> RunRecord:
     """A run record from the standard layout under ``root`` (the project, or a flow's run dir)."""
     from flows.config import flatten
-    from stages.io import read_json, read_table
+    from flows.mlflow_views import override_tags, run_name
+    from stages.datasets.provenance import dataset_tags
+    from stages.headline import headline, read_details
+    from stages.io import read_table
     from stages.schemas import CURVE, PROBLEMS
 
     generate = raw_params.get("generate", {})
@@ -154,19 +166,26 @@ def record_from_files(
         "infscale.dataset_hash": ",".join(sorted(problems["dataset_hash"].unique().to_list())),
         "infscale.problems_sha256": hashlib.sha256(problems_path.read_bytes()).hexdigest(),
         "infscale.run_dir": str(root.resolve()),
+        **dataset_tags(root),
         **{f"dvc.lock.{k}": v for k, v in dvc_lock_hashes(root / "dvc.lock").items()},
-        **(extra_tags or {}),
+        **override_tags(overrides), **(extra_tags or {}),
     }
     artifacts = [p for p in (root / "data/counts.parquet", root / "metrics/metrics.json",
-                             root / "metrics/curve.csv") if p.exists()]
+                             root / "metrics/details.json", root / "metrics/curve.csv") if p.exists()]
     artifacts += sorted((root / "plots").glob("*.png"))  # coverage, weak vs strong, strategies, ...
     artifacts += sorted((root / "data/analysis").glob("*.parquet"))  # per-problem and curve tables
     artifacts += sorted((root / "data/validation").glob("*.json"))
     import yaml
 
+    full = read_details(root / "metrics/metrics.json")
+    sandbox = full.get("sandbox") if isinstance(full.get("sandbox"), dict) else {}
+    tags["infscale.sandbox"] = str(sandbox.get("levels", "none"))
+    tags["infscale.sandbox_isolated"] = str(bool(sandbox.get("isolated", False)))
+    if (root / "dvc.lock").exists():
+        artifacts.append(root / "dvc.lock")  # what `infscale reproduce` pulls the run's inputs by
     return RunRecord(
-        name=run_name(str(model), str(dataset), int(n)), params=flatten(raw_params), tags=tags,
-        metrics=flatten_metrics(read_json(root / "metrics/metrics.json")),
+        name=run_name(str(model), str(dataset), int(n), overrides=overrides), params=flatten(raw_params),
+        tags=tags, metrics=flatten_metrics(full), headline=set(flatten_metrics(headline(full))),
         curve=read_table(root / "data/curve.parquet", CURVE, "curve"), artifacts=artifacts,
         problems=problems, problems_source=str(problems_path.resolve()),
         params_yaml=yaml.safe_dump(raw_params, sort_keys=False, allow_unicode=True),
@@ -189,6 +208,8 @@ def log_record(
     from mlflow.entities import DatasetInput, InputTag, Metric, Param
     from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
+    from flows.mlflow_views import display_names, ensure_classic, inspection_rows, log_views
+
     mc = client(project_dir)
     tags = dict(record.tags)
     metrics = record.metrics
@@ -201,16 +222,22 @@ def log_record(
         name = f"{record.name} · {verifier}"
     if parent_run_id:
         tags[MLFLOW_PARENT_RUN_ID] = parent_run_id
-    run = mc.create_run(experiment_id(mc, experiment, project_dir), tags=tags, run_name=name)
+    exp_id = experiment_id(mc, experiment, project_dir)
+    ensure_classic(mc, exp_id)
+    run = mc.create_run(exp_id, tags=tags, run_name=name)
     run_id = run.info.run_id
     try:
         now = int(time.time() * 1000)
         params = [Param(k, v[:6000]) for k, v in sorted(record.params.items())]
         for batch in _chunks(params, 100):
             mc.log_batch(run_id, params=batch)
-        points = [Metric(k, v, now, 0) for k, v in sorted(metrics.items())]
-        points += [Metric(f"{metric_name(v)}/pass_at_k", float(p), now, int(k))
-                   for v, k, p in curve.select("verifier", "k", "pass_at_k").iter_rows()]
+        shown = display_names(metrics, record.headline)
+        points = [Metric(k, v, now, 0) for k, v in sorted(shown.items())]
+        # The per-k curve with step = k: the compare view overlays one line per run.
+        for column in ("pass_at_k", "ci_low", "ci_high"):
+            suffix = "" if column == "pass_at_k" else f"_{column}"
+            points += [Metric(f"{metric_name(v)}/pass_at_k{suffix}", float(p), now, int(k))
+                       for v, k, p in curve.select("verifier", "k", column).drop_nulls().iter_rows()]
         for batch in _chunks(points, _BATCH):
             mc.log_batch(run_id, metrics=batch)
         for path in record.artifacts:
@@ -218,6 +245,8 @@ def log_record(
             mc.log_artifact(run_id, str(path), artifact_path=sub)
         if record.params_yaml:
             mc.log_text(run_id, record.params_yaml, "params.yaml")
+        root = Path(tags.get("infscale.run_dir", "."))
+        log_views(mc, run_id, curve, inspection_rows(root, verifier), record.params.get("analyze.ci"))
         if record.problems is not None:
             import mlflow.data
 

@@ -5,7 +5,7 @@ the samples (token counts for cost-of-pass). All computation is
 :func:`stages.stats.analysis.run_analysis` (see docs/statistics.md): pass@k for every k <= N
 with bootstrap intervals over problems (Chen et al. 2021), power-law and Beta fits with an
 extrapolation band and a backtest (Brown et al. 2024; Schaeffer et al. 2025), and -- when the
-verdicts hold a (weak, strong) verifier pair -- false-positive rates, the fLaws accuracy ceiling
+verdicts hold a (weak, strong) verifier pair -- false-positive shares, the fLaws accuracy ceiling
 and utility curves (Stroebl et al. 2024), selection strategies vs n, and cost-of-pass (Erol et
 al. 2025). Writes DVC metrics (JSON, headline numbers), the curve (CSV for ``dvc plots``,
 parquet) and every other table as parquet under ``data/analysis/``.
@@ -20,7 +20,8 @@ import polars as pl
 
 from stages.contracts import validate_metrics, validate_table
 from stages.entry import run_entry
-from stages.io import InputError, read_table, write_json, write_table
+from stages.headline import write_split
+from stages.io import InputError, read_table, write_table
 from stages.params import AnalyzeParams, BaseParams, load_section
 from stages.schemas import COUNTS, CURVE, SAMPLES, VERDICTS_SCHEMA, SchemaError, conform
 from stages.stats.analysis import Analysis, run_analysis
@@ -63,7 +64,7 @@ def write_outputs(result: Analysis, tables_dir: Path = TABLES_DIR) -> None:
             stale.unlink()
     for name, frame in rest.items():
         write_table(frame, tables_dir / f"{name}.parquet", dict(frame.schema), name)
-    write_json(result.metrics, METRICS_OUT)
+    write_split(result.metrics, METRICS_OUT)  # headline (a DVC metric) + metrics/details.json
 
 
 def read_counts(path: Path) -> pl.DataFrame:

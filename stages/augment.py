@@ -64,6 +64,10 @@ REPORT_SCHEMA: dict[str, pl.DataType] = {
     "added": pl.Int64(),  # candidates added to the strong suite
     "strong_total": pl.Int64(),
 }
+# Counts that move with machine load (a candidate near ``timeout_s`` times out on a busy machine:
+# HumanEval/160), so they stay out of the DVC-tracked per-problem file, which must be the same
+# bytes on every run of the same code and params.
+LOAD_DEPENDENT = ("tried", "valid")
 
 
 @dataclass(frozen=True)
@@ -302,12 +306,13 @@ def main(argv: list[str] | None = None) -> None:
 
 def write_report(report: pl.DataFrame, path: Path) -> Path:
     """The summary as JSON at ``path`` (a DVC metrics file: numbers only) and the inputs added
-    per problem beside it (``<stem>_per_problem.json``, returned); both written atomically."""
+    per problem beside it (``<stem>_per_problem.json``, returned, without the load-dependent
+    counts ``LOAD_DEPENDENT``); both written atomically."""
     from stages.io import write_json
 
     write_json(summary(report), path)
     per_problem = path.with_name(f"{path.stem}_per_problem.json")
-    write_json(report.to_dicts(), per_problem)
+    write_json(report.drop(LOAD_DEPENDENT).to_dicts(), per_problem)
     return per_problem
 
 

@@ -7,10 +7,16 @@ output *before* writing it (the DVC entries and the Prefect tasks alike), so mal
 the run at the boundary where it was made, with a message naming the table, the expectation and
 up to three offending rows, and nothing already written is overwritten by bad data.
 
+Keys (unique; the same number of samples for every problem; samples and problems naming the
+same problems) are checked first, in polars (:func:`key_failures`): they are what a stage's
+inputs most often break, and must fail in well under a second, before GE's multi-second import.
+Stages validate their inputs with :func:`validate_inputs` before working, their outputs with
+:func:`validate_table` before writing.
+
 GE 1.x validates pandas, not polars: frames are converted with ``to_pandas()``. Checks that need
-a group-by (samples per problem, monotonicity in k) run on a small derived frame computed with
-polars expressions, so they are still GE expectations with GE's unexpected-row reporting. The
-context is ephemeral (nothing is written under ``gx/``); progress bars are off.
+a group-by (monotonicity in k) run on a small derived frame computed with polars expressions, so
+they are still GE expectations with GE's unexpected-row reporting. The context is ephemeral
+(nothing is written under ``gx/``); progress bars are off.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from typing import Any
 
 import polars as pl
 
+from stages.errors import InputError
 from stages.schemas import COUNTS, CURVE, PROBLEMS, SAMPLES, VERDICTS, VERDICTS_SCHEMA
 
 VALIDATION_DIR = Path("data/validation")
@@ -34,8 +41,8 @@ _SHOW_ROWS = 3
 _EPS = 1e-9  # pass@k is computed in floating point; a drop smaller than this is rounding
 
 
-class ContractError(ValueError):
-    """A table broke its expectation suite. A ValueError, so stage entries exit 2 with one line."""
+class ContractError(InputError):
+    """A table broke its expectation suite: an input error, so stage entries exit 2 with one line."""
 
 
 @dataclass(frozen=True)
@@ -73,10 +80,57 @@ def _columns(schema: dict[str, pl.DataType], keys: tuple[str, ...]) -> list[Any]
     return out
 
 
+KEYS: dict[str, tuple[str, ...]] = {
+    "problems": ("problem_id",), "samples": ("problem_id", "sample_idx"),
+    "verdicts": ("problem_id", "sample_idx", "verifier"), "counts": ("problem_id", "verifier"),
+    "curve": ("verifier", "k"),
+}
+
+
 def _per_problem(df: pl.DataFrame, group: list[str], n_samples: int | None) -> tuple[pl.DataFrame, int]:
     counts = df.group_by(group).agg(pl.len().alias("n_samples")).sort(group)
     expected = n_samples if n_samples is not None else int(counts["n_samples"].max() or 0)
     return counts, expected
+
+
+def key_failures(table: str, df: pl.DataFrame, n_samples: int | None = None) -> list[str]:
+    """Keys unique; for samples/verdicts, the same number of samples for every problem.
+
+    Polars, not GE: these are the checks a stage's *inputs* most often fail (a duplicated or a
+    lost sample row), and they must fail in well under a second on 10^5 rows, before GE's
+    multi-second import. Null keys are left to the GE suite's not-null expectations.
+    """
+    keys = KEYS.get(table, ())
+    if not keys or not set(keys) <= set(df.columns):
+        return []  # the GE column expectations name the missing column
+    rows = df.select(keys).drop_nulls()
+    out = []
+    dup = rows.filter(pl.struct(keys).is_duplicated()).unique(maintain_order=True).head(_SHOW_ROWS)
+    if dup.height:
+        n_dup = rows.height - rows.unique().height
+        out.append(f"expect_compound_columns_to_be_unique({list(keys)}): {n_dup} duplicated row(s), "
+                   f"offending rows: {[{k: _short(v) for k, v in r.items()} for r in dup.to_dicts()]}")
+    if table in ("samples", "verdicts"):
+        group = [k for k in keys if k != "sample_idx"]
+        counts, expected = _per_problem(rows, group, n_samples)
+        bad = counts.filter(pl.col("n_samples") != expected)
+        if bad.height:
+            out.append(f"every problem must have {expected} samples (on {table}_per_problem): "
+                       f"{bad.height} do not, offending rows: {bad.head(_SHOW_ROWS).to_dicts()}")
+    return out
+
+
+def cover_failures(problems: pl.DataFrame, samples: pl.DataFrame) -> list[str]:
+    """Samples and problems describe the same problems: none without samples, none unknown."""
+    have, want = samples["problem_id"].unique(), problems["problem_id"].unique()
+    missing = want.filter(~want.is_in(have.implode())).sort()
+    unknown = have.filter(~have.is_in(want.implode())).sort()
+    out = []
+    if missing.len():
+        out.append(f"{missing.len()} problem(s) have no samples: {missing.head(_SHOW_ROWS).to_list()}")
+    if unknown.len():
+        out.append(f"{unknown.len()} sampled problem(s) are not in problems: {unknown.head(_SHOW_ROWS).to_list()}")
+    return out
 
 
 def _checks(table: str, df: pl.DataFrame, n_samples: int | None) -> list[Check]:
@@ -84,33 +138,25 @@ def _checks(table: str, df: pl.DataFrame, n_samples: int | None) -> list[Check]:
 
     if table == "problems":
         keys = ("problem_id",)
-        exps = [*_columns(PROBLEMS, keys), gxe.ExpectColumnValuesToBeUnique(column="problem_id"),
-                gxe.ExpectColumnValuesToBeInSet(column="kind", value_set=["code", "math"])]
+        exps = [*_columns(PROBLEMS, keys), gxe.ExpectColumnValuesToBeInSet(column="kind", value_set=["code", "math"])]
         return [Check("problems", df, tuple(exps), keys)]
     if table in ("samples", "verdicts"):
         keys = ("problem_id", "sample_idx") + (("verifier",) if table == "verdicts" else ())
         schema = SAMPLES if table == "samples" else VERDICTS_SCHEMA
-        exps = [*_columns(schema, keys), gxe.ExpectCompoundColumnsToBeUnique(column_list=list(keys)),
+        exps = [*_columns(schema, keys),
                 gxe.ExpectColumnValuesToBeBetween(column="sample_idx", min_value=0,
                                                   max_value=None if n_samples is None else n_samples - 1)]
         if table == "verdicts":
             exps.append(gxe.ExpectColumnValuesToBeInSet(column="verdict", value_set=list(VERDICTS)))
-        group = [k for k in keys if k != "sample_idx"]
-        per_problem, expected = _per_problem(df, group, n_samples) if "problem_id" in df.columns else (df, 0)
-        derived = Check(f"{table}_per_problem", per_problem, (
-            gxe.ExpectColumnValuesToBeBetween(column="n_samples", min_value=expected, max_value=expected),
-        ), tuple(group))
-        return [Check(table, df, tuple(exps), keys), derived]
+        return [Check(table, df, tuple(exps), keys)]
     if table == "counts":
         keys = ("problem_id", "verifier")
-        exps = [*_columns(COUNTS, keys), gxe.ExpectCompoundColumnsToBeUnique(column_list=list(keys)),
-                gxe.ExpectColumnValuesToBeBetween(column="c", min_value=0),
+        exps = [*_columns(COUNTS, keys), gxe.ExpectColumnValuesToBeBetween(column="c", min_value=0),
                 gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="n", column_B="c", or_equal=True)]
         return [Check("counts", df, tuple(exps), keys)]
     if table == "curve":
         keys = ("verifier", "k")
-        exps = [*_columns(CURVE, keys), gxe.ExpectCompoundColumnsToBeUnique(column_list=list(keys)),
-                gxe.ExpectColumnValuesToBeBetween(column="k", min_value=1),
+        exps = [*_columns(CURVE, keys), gxe.ExpectColumnValuesToBeBetween(column="k", min_value=1),
                 gxe.ExpectColumnValuesToBeBetween(column="pass_at_k", min_value=0.0, max_value=1.0)]
         steps = df.sort("verifier", "k").with_columns(
             (pl.col("pass_at_k") - pl.col("pass_at_k").shift(1).over("verifier")).alias("increase")
@@ -212,19 +258,43 @@ def validate_table(table: str, df: pl.DataFrame, *, n_samples: int | None = None
     ``n_samples`` is N for samples/verdicts (None: every problem must have the same count as the
     largest). Returns the JSON-ready validation result (also written to ``out_dir/<table>.json``).
     """
-    results, failures = [], []
-    for check in _checks(table, df, n_samples):
-        res = _run(check)
-        results.append({"check": check.name, **res.to_json_dict()})
-        failures += [(check.name, r) for r in res.results if not r.success]
-    doc = {"table": table, "success": not failures, "rows": df.height, "checks": results}
+    bad_keys = key_failures(table, df, n_samples)
+    results: list[dict[str, Any]] = [{"check": "keys", "success": not bad_keys, "failures": bad_keys}]
+    failures = []
+    if not bad_keys:  # a key failure stops here, fast, without importing GE
+        for check in _checks(table, df, n_samples):
+            res = _run(check)
+            results.append({"check": check.name, **res.to_json_dict()})
+            failures += [(check.name, r) for r in res.results if not r.success]
+    doc = {"table": table, "success": not (failures or bad_keys), "rows": df.height, "checks": results}
     if out_dir is not None:
         from stages.io import write_json
 
         write_json(json.loads(json.dumps(doc, default=str)), Path(out_dir) / f"{table}.json")
+    if bad_keys:
+        raise ContractError(f"contract violated: table '{table}': " + "; ".join(bad_keys))
     if failures:
         raise ContractError(_describe(table, failures))
     return doc
+
+
+def validate_inputs(tables: dict[str, tuple[pl.DataFrame, Path]], n_samples: int | None = None) -> None:
+    """A stage's input tables, before any work: every fast check of every table first (keys,
+    samples per problem, samples vs problems), then the GE suites. Errors name the file.
+    Nothing is written: inputs were recorded by the stage that made them."""
+    def fail(table: str, path: Path, problems: list[str]) -> None:
+        if problems:
+            raise ContractError(f"{path}: contract violated: table '{table}': " + "; ".join(problems))
+
+    for table, (df, path) in tables.items():
+        fail(table, path, key_failures(table, df, n_samples))
+    if "problems" in tables and "samples" in tables:
+        fail("samples", tables["samples"][1], cover_failures(tables["problems"][0], tables["samples"][0]))
+    for table, (df, path) in tables.items():
+        try:
+            validate_table(table, df, n_samples=n_samples, out_dir=None)
+        except ContractError as exc:
+            raise ContractError(f"{path}: {exc}") from None
 
 
 def validate_metrics(metrics: dict[str, Any], out_dir: Path | None = VALIDATION_DIR) -> dict[str, Any]:

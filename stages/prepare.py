@@ -1,6 +1,7 @@
 """Stage ``prepare``: a dataset -> the problems table, with strong suites where none exist.
 
-Reads ``base`` (dataset), ``prepare`` (limit) and ``augment`` from params.yaml and writes
+Reads ``base`` (dataset), ``prepare`` (limit) and ``augment`` from params.yaml and the dataset's
+DVC-tracked copy ``data/dataset/`` (the ``fetch`` stage's output), and writes
 ``data/problems.parquet``. Every dataset module returns rows in ``schemas.PROBLEMS``; rows without
 any test are kept (the verify stage gives them an ``error`` verdict, never a dropped row).
 Code problems without a strong suite (plain HumanEval) get one by EvalPlus-style test
@@ -17,6 +18,7 @@ import polars as pl
 from stages.augment import augment_problems, write_report
 from stages.contracts import validate_table
 from stages.datasets import load_dataset
+from stages.datasets.mirror import DATASET_DIR
 from stages.entry import run_entry
 from stages.io import write_table
 from stages.params import AugmentParams, BaseParams, PrepareParams, load_section
@@ -36,13 +38,15 @@ def prepare(raw: pl.DataFrame, limit: int | None = None) -> pl.DataFrame:
 
 
 def prepare_problems(
-    base: BaseParams, own: PrepareParams, augment: AugmentParams
+    base: BaseParams, own: PrepareParams, augment: AugmentParams, root: Path | None = None
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The problems table of ``base.dataset`` and the augmentation report (inputs added per problem).
 
-    Shared by the DVC entry and the Prefect task, so both make the same table.
+    Shared by the DVC entry and the Prefect task, so both make the same table. ``root``: the
+    fetch stage's DVC-tracked copy (``data/dataset``); None reads the dataset file in place.
     """
-    problems = prepare(load_dataset(base.dataset, own.shots), own.limit)
+    # The limit goes to the loader too: it picks the problems before any expensive work.
+    problems = prepare(load_dataset(base.dataset, own.shots, root, own.limit), own.limit)
     return augment_problems(problems, augment, base.seed)
 
 
@@ -56,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
         base = load_section("base", args.params, BaseParams)
         own = load_section("prepare", args.params, PrepareParams)
         augment = load_section("augment", args.params, AugmentParams)
-        problems, report = prepare_problems(base, own, augment)
+        problems, report = prepare_problems(base, own, augment, DATASET_DIR)
         validate_table("problems", problems)  # Great Expectations contract (stages/contracts.py)
         write_table(problems, args.out, PROBLEMS, "problems")
         write_report(report, AUGMENT_REPORT)

@@ -1,14 +1,19 @@
-"""A progress bar with rate and ETA for long loops (generate, verify), via rich.
+"""Progress with rate and ETA for long loops (generate, verify).
 
-Shown only on an interactive terminal or when ``INFSCALE_PROGRESS=1``; logs stay clean in CI.
+On an interactive terminal: a rich bar. Elsewhere (under ``dvc repro``, in CI, piped to a
+log) a bar is invisible or garbles the log, so a plain line goes to stderr every
+``INFSCALE_PROGRESS_EVERY_S`` seconds (default 15): ``generate (openai): 40/280 samples
+(14%), 1.31 samples/s, ETA 3m03s``. A run shorter than that prints none. ``INFSCALE_PROGRESS``
+forces the mode: ``1`` the bar, ``lines`` the lines, ``0`` nothing.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Iterator
-from typing import TypeVar
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import TextIO, TypeVar
 
 from rich.progress import (
     BarColumn,
@@ -25,11 +30,19 @@ from rich.text import Text
 T = TypeVar("T")
 
 
-def _enabled() -> bool:
+def mode() -> str:
+    """``bar`` (a terminal), ``lines`` (anything else) or ``off``; ``INFSCALE_PROGRESS`` forces it."""
     flag = os.environ.get("INFSCALE_PROGRESS")
     if flag is not None:
-        return flag not in ("0", "false", "")
-    return sys.stderr.isatty()
+        return "off" if flag in ("0", "false", "") else "lines" if flag == "lines" else "bar"
+    return "bar" if sys.stderr.isatty() else "lines"
+
+
+def _every_s() -> float:
+    try:
+        return float(os.environ.get("INFSCALE_PROGRESS_EVERY_S", "15"))
+    except ValueError:
+        return 15.0
 
 
 def track(items: Iterable[T], total: int, description: str, unit: str = "samples") -> Iterator[T]:
@@ -37,21 +50,51 @@ def track(items: Iterable[T], total: int, description: str, unit: str = "samples
 
     ``items`` may yield batches; callers that do should use :class:`Counter` instead.
     """
-    if not _enabled():
-        yield from items
-        return
-    with _bar(unit) as bar:
-        task = bar.add_task(description, total=total)
+    with Counter(total, description, unit) as counter:
         for item in items:
             yield item
-            bar.advance(task)
+            counter.advance()
+
+
+def _duration(seconds: float) -> str:
+    s = round(seconds)
+    h, rest = divmod(s, 3600)
+    return f"{h}h{rest // 60:02d}m" if h else f"{rest // 60}m{rest % 60:02d}s"
+
+
+class Lines:
+    """Progress as a plain line every ``every_s`` seconds (for logs: no terminal codes)."""
+
+    def __init__(self, total: int, description: str, unit: str = "samples", every_s: float = 15.0,
+                 clock: Callable[[], float] = time.monotonic, out: TextIO | None = None) -> None:
+        self.total, self.description, self.unit, self.every_s = total, description, unit, every_s
+        self._clock, self._out = clock, out
+        self.done = 0
+        self._start = self._last = clock()
+
+    def line(self) -> str:
+        elapsed = self._clock() - self._start
+        rate = self.done / elapsed if elapsed > 0 else 0.0
+        pct = f" ({100 * self.done / self.total:.0f}%)" if self.total else ""
+        eta = _duration((self.total - self.done) / rate) if rate > 0 else "--"
+        return (f"{self.description}: {self.done}/{self.total} {self.unit}{pct}, "
+                f"{rate:,.2f} {self.unit}/s, ETA {eta}")
+
+    def advance(self, amount: int = 1) -> None:
+        self.done += amount
+        now = self._clock()
+        if now - self._last >= self.every_s:
+            self._last = now
+            print(self.line(), file=self._out or sys.stderr, flush=True)
 
 
 class Counter:
-    """A progress bar advanced by arbitrary amounts (for batched producers)."""
+    """Progress advanced by arbitrary amounts (for batched producers): a bar or lines (:func:`mode`)."""
 
     def __init__(self, total: int, description: str, unit: str = "samples") -> None:
-        self._bar = _bar(unit) if _enabled() else None
+        how = mode()
+        self._bar = _bar(unit) if how == "bar" else None
+        self._lines = Lines(total, description, unit, _every_s()) if how == "lines" else None
         self._total, self._description = total, description
 
     def __enter__(self) -> Counter:
@@ -63,6 +106,8 @@ class Counter:
     def advance(self, amount: int = 1) -> None:
         if self._bar is not None:
             self._bar.advance(self._task, amount)
+        elif self._lines is not None:
+            self._lines.advance(amount)
 
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:

@@ -5,22 +5,24 @@
   extrapolated to 10 x N with their bands (Schaeffer et al. 2025);
 * ``weak_vs_strong.png`` -- the weak and the strong verifier's curves side by side: the gap is
   false positives;
-* ``strategies.png`` -- accuracy of each selection strategy vs n;
+* ``strategies.png`` -- accuracy of each selection strategy the run supports vs n (strategies
+  skipped for want of scores are not drawn; metrics.json says why);
 * ``utility.png`` -- resample-until-pass accuracy with its ceiling, and expected utility vs k for
-  each cost of a wrong answer, optimum marked (Inference Scaling fLaws, Stroebl et al. 2024);
+  each cost of a wrong answer, optimum marked, a curve without one labelled "saturates" (Inference
+  Scaling fLaws, Stroebl et al. 2024);
 * ``cost_of_pass.png`` -- cost-of-pass vs cost per attempt per strategy (Erol et al. 2025);
 * ``judge_reliability.png`` -- each LLM judge's reliability diagram against gold answers
   (share correct vs mean P(yes) per bin; Guo et al. 2017), math runs with a judge.
 
 Every PNG is always written (DVC declares them as outputs); when the run could not make a plot's
-table (counts only, no verifier pair, no token counts), the PNG says so instead of showing a stale
-or invented figure.
+table (counts only, no verifier pair, no token counts) or the table holds nothing drawable (no
+sample passes: every cost-of-pass is infinite), the PNG is an empty-state panel that says so
+instead of a stale or invented figure, or a crash (:func:`is_placeholder` tells them apart).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ import matplotlib.pyplot as plt
 import polars as pl
 
 from stages.entry import run_entry
+from stages.headline import read_details
 from stages.io import InputError, read_table
 from stages.schemas import CURVE
 
@@ -95,10 +98,13 @@ def utility_figure(accuracy: pl.DataFrame, utility: pl.DataFrame, optimal: pl.Da
         left.axhline(ceiling["value"], color="k", ls="--", lw=1, label=f"ceiling p_c/(p_c+p_fp) = {ceiling['value']:.3f}")
     left.set_ylabel("accuracy (strong verifier)")
     left.set_ylim(0, 1)
+    saturating = set(optimal.filter(pl.col("saturates"))["cost"].to_list()) if "saturates" in optimal.columns else set()
     for (cost,), group in utility.group_by("cost", maintain_order=True):
-        _band(right, group["k"], group["utility"], group["ci_low"], group["ci_high"], f"c = {cost:g}", lw=2)
+        label = f"c = {cost:g}" + (" (saturates: no optimal k)" if cost in saturating else "")
+        _band(right, group["k"], group["utility"], group["ci_low"], group["ci_high"], label, lw=2)
     for row in optimal.iter_rows(named=True):
-        right.plot([row["k_opt"]], [row["utility"]], "kv", ms=6)
+        if row["k_opt"] is not None:
+            right.plot([row["k_opt"]], [row["utility"]], "kv", ms=6)
     right.set_ylabel("expected utility (+1 right, -c wrong, 0 abstain)")
     for ax in (left, right):
         ax.set_xscale("log")
@@ -108,12 +114,16 @@ def utility_figure(accuracy: pl.DataFrame, utility: pl.DataFrame, optimal: pl.Da
 
 
 def cost_figure(rows: pl.DataFrame, frontier: pl.DataFrame | None) -> plt.Figure:
-    fig, ax = _axes("Cost-of-pass: expected cost of one correct answer", "cost per attempt (USD)", "cost-of-pass (USD)")
-    finite = rows.filter(pl.col("cost_of_pass").is_not_null())
+    finite = rows.filter(pl.col("cost_of_pass").is_not_null() & (pl.col("cost") > 0))
+    if finite.height == 0:  # log axes need a positive finite point
+        return unavailable_figure("cost_of_pass", "no strategy reached an accuracy above 0 at a positive cost: "
+                                  "every cost-of-pass is infinite or the price is 0")
+    fig, ax = _axes("Cost-of-pass: expected cost of one correct answer", "expected cost per attempt (USD)",
+                    "cost-of-pass (USD)")
     for (model, name), group in finite.group_by("model", "strategy", maintain_order=True):
         ax.plot(group["cost"], group["cost_of_pass"], marker=".", label=f"{model}: {name}")
     if frontier is not None and frontier.height:
-        front = frontier.filter(pl.col("cost_of_pass").is_not_null())
+        front = frontier.filter(pl.col("cost_of_pass").is_not_null() & (pl.col("cost") > 0))
         ax.plot(front["cost"], front["cost_of_pass"], "ko", mfc="none", ms=8, label="cost/accuracy frontier")
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -136,12 +146,22 @@ def reliability_figure(bins: pl.DataFrame, quality: pl.DataFrame) -> plt.Figure:
     return fig
 
 
+PLACEHOLDER = "infscale:placeholder"
+
+
 def unavailable_figure(name: str, reason: str) -> plt.Figure:
+    """An empty-state panel: says what the plot needs or why there is nothing to draw."""
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
     ax.axis("off")
     ax.text(0.5, 0.5, f"{name.replace('_', ' ')}: not available for this run\n({reason})",
             ha="center", va="center", wrap=True)
+    fig.set_label(PLACEHOLDER)
     return fig
+
+
+def is_placeholder(fig: plt.Figure) -> bool:
+    """True for an empty-state panel (tests use it: a real plot must not be one)."""
+    return fig.get_label() == PLACEHOLDER
 
 
 REASONS = {
@@ -159,9 +179,9 @@ def figures(tables: dict[str, pl.DataFrame], metrics: dict[str, Any]) -> dict[st
     pair = metrics.get("false_positives") or {}
     if pair.get("weak") and pair.get("strong"):
         both = tables["curve"].filter(pl.col("verifier").is_in([pair["weak"], pair["strong"]]))
-        fp = pair.get("fp_given_weak_pass")
+        fp = pair.get("fp_share_of_weak_passes")
         out["weak_vs_strong"] = coverage_figure(
-            both, None, f"Weak vs strong verifier (P(strong fail | weak pass) = {fp:.3f})" if fp is not None
+            both, None, f"Weak vs strong verifier (FP share of weak passes, P(strong fail | weak pass) = {fp:.3f})" if fp is not None
             else "Weak vs strong verifier")
     if "strategies" in tables:
         out["strategies"] = strategies_figure(tables["strategies"])
@@ -203,7 +223,7 @@ def main(argv: list[str] | None = None) -> None:
     def body() -> None:
         tables = {p.stem: _read_any(p) for p in sorted(args.tables.glob("*.parquet"))}
         tables["curve"] = read_table(args.curve, CURVE, "curve")
-        metrics = json.loads(args.metrics.read_text(encoding="utf-8")) if args.metrics.exists() else {}
+        metrics = read_details(args.metrics) if args.metrics.exists() else {}  # the full metrics
         for name, fig in figures(tables, metrics).items():
             save(fig, PLOTS_DIR / f"{name}.png")
         print(f"report: plots -> {PLOTS_DIR}/ ({', '.join(PLOT_NAMES)})")

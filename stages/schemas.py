@@ -12,9 +12,12 @@ from typing import Final
 
 import polars as pl
 
+from stages.errors import InputError
+
 # The closed verdict vocabulary. Code verifiers use pass/fail/timeout/error/syntax_error/empty;
 # math-answer verifiers use correct/incorrect/no_answer/unparseable; LLM judges add their own
-# failure verdicts so that an API error is never scored as a judgment.
+# failure verdicts so that an API error is never scored as a judgment; gen_error marks a sample
+# whose generation failed (every verifier), harness_error a sandbox failure not caused by the program.
 VERDICTS: Final[tuple[str, ...]] = (
     "pass",
     "fail",
@@ -28,8 +31,14 @@ VERDICTS: Final[tuple[str, ...]] = (
     "unparseable",
     "judge_error",
     "judge_unparseable",
+    "gen_error",
+    "harness_error",
 )
 ACCEPTED: Final[tuple[str, ...]] = ("pass", "correct")
+# Rows that carry no judgment of the candidate: its generation failed (``gen_error``), the
+# sandbox harness failed through no fault of the program (``harness_error``), or the judge did
+# not answer usably. They are left out of n and counted as ``n_failed`` (stages/stats/passk.py).
+NO_JUDGMENT: Final[tuple[str, ...]] = ("gen_error", "harness_error", "judge_error", "judge_unparseable")
 VerdictEnum = pl.Enum(list(VERDICTS))
 
 PROBLEMS: Final[dict[str, pl.DataType]] = {
@@ -54,6 +63,7 @@ SAMPLES: Final[dict[str, pl.DataType]] = {
     "problem_id": pl.String(),
     "sample_idx": pl.Int64(),
     "completion": pl.String(),
+    "raw_completion": pl.String(),  # the server's reply as sent (chat: before code extraction); else null
     "backend": pl.String(),
     "model": pl.String(),
     "sampling_params": pl.String(),  # JSON: temperature, top_p, max_new_tokens, ...
@@ -82,7 +92,7 @@ VERDICTS_SCHEMA: Final[dict[str, pl.DataType]] = {
     "verifier": pl.String(),  # e.g. humaneval_check, plus_io, augmented_io, math_answer, judge
     "verdict": VerdictEnum,
     "detail": pl.String(),
-    "sandbox": pl.String(),  # isolation level the code ran under (bwrap | rlimits | none)
+    "sandbox": pl.String(),  # isolation level + memory guard (bwrap+rss-watch | rlimits+rss-watch | none)
     "answer": pl.String(),  # extracted answer (math) or output signature (code); may be null
     "score": pl.Float64(),  # judge score / P(yes); null when not applicable
 }
@@ -114,17 +124,23 @@ CURVE: Final[dict[str, pl.DataType]] = {
 }
 
 
-class SchemaError(ValueError):
+# Columns added after tables of their kind were first written: a frame without one gets it as
+# null (older samples files and shards, producers with nothing to put there), never an error.
+OPTIONAL: Final[frozenset[str]] = frozenset({"raw_completion"})
+
+
+class SchemaError(InputError):
     """A table lacks a declared column or has one that cannot be cast."""
 
 
 def conform(df: pl.DataFrame, schema: dict[str, pl.DataType], table: str) -> pl.DataFrame:
     """Select and cast ``df`` to ``schema`` (column order included); name what is wrong."""
-    missing = [c for c in schema if c not in df.columns]
+    missing = [c for c in schema if c not in df.columns and c not in OPTIONAL]
     if missing:
         raise SchemaError(f"table '{table}' is missing column(s): {', '.join(missing)}")
     try:
-        return df.select([pl.col(c).cast(t, strict=True) for c, t in schema.items()])
+        return df.select([pl.col(c).cast(t, strict=True) if c in df.columns else pl.lit(None, t).alias(c)
+                          for c, t in schema.items()])
     except pl.exceptions.PolarsError as exc:
         raise SchemaError(f"table '{table}': cannot cast to the declared schema: {exc}") from None
 

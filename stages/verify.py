@@ -15,7 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
-from stages.contracts import validate_table
+from stages.contracts import validate_inputs, validate_table
 from stages.entry import run_entry
 from stages.io import read_table, write_table
 from stages.params import VerifyParams, load_section
@@ -76,7 +76,7 @@ def verify(
     with Counter(code_samples.height * len(names), "verify") as bar:
         for name in names:
             results = run_verifier(name, problems, code_samples, executor, timeouts,
-                                   on_result=lambda _r: bar.advance())
+                                   on_result=lambda _r: bar.advance(), compare=params.compare)
             v, t = _frames(name, results)
             verdicts.append(v)
             timings.append(t)
@@ -94,7 +94,28 @@ def verify(
     verdicts.append(mv)
     timings.append(mt)
     order = ["problem_id", "sample_idx", "verifier"]
-    return pl.concat(verdicts).sort(order), pl.concat(timings).sort(order)
+    return mark_generation_errors(pl.concat(verdicts), samples).sort(order), pl.concat(timings).sort(order)
+
+
+def mark_generation_errors(verdicts: pl.DataFrame, samples: pl.DataFrame) -> pl.DataFrame:
+    """Every verdict of a sample whose generation failed becomes ``gen_error``.
+
+    The backend turns a failed request into an empty completion (so every verifier still gets a
+    row); read as ``empty`` it would count as a wrong answer and a flaky server would lower
+    pass@k. ``gen_error`` is in ``schemas.NO_JUDGMENT``: the analysis leaves it out of n.
+    """
+    failed = samples.filter(pl.col("error").is_not_null()).select(
+        "problem_id", "sample_idx", pl.col("error").alias("_gen_error"))
+    if failed.height == 0:
+        return verdicts
+    out = verdicts.join(failed, on=["problem_id", "sample_idx"], how="left")
+    hit = pl.col("_gen_error").is_not_null()
+    return out.with_columns(
+        pl.when(hit).then(pl.lit("gen_error")).otherwise(pl.col("verdict").cast(pl.String))
+        .cast(VERDICTS_SCHEMA["verdict"]).alias("verdict"),
+        pl.when(hit).then(pl.lit("generation failed: ") + pl.col("_gen_error").str.slice(0, 200))
+        .otherwise(pl.col("detail")).alias("detail"),
+    ).select(list(VERDICTS_SCHEMA))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -110,6 +131,9 @@ def main(argv: list[str] | None = None) -> None:
         own = load_section("verify", args.params, VerifyParams)
         problems = read_table(args.problems, PROBLEMS, "problems")
         samples = read_table(args.samples, SAMPLES, "samples")
+        # Inputs first: a duplicated or lost sample fails here in well under a second, not
+        # after a full verification as a broken 'verdicts' table.
+        validate_inputs({"problems": (problems, args.problems), "samples": (samples, args.samples)})
         with make_executor(own) as executor:
             verdicts, timings = verify(problems, samples, own, executor)
         validate_table("verdicts", verdicts)  # GE contract (stages/contracts.py)

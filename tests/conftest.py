@@ -33,9 +33,9 @@ def humaneval() -> pl.DataFrame:
 @pytest.fixture(scope="session")
 def mirror_dir() -> Path:
     """The offline dataset mirror; tests that need it skip, with a reason, when it is absent."""
-    from stages.datasets.mirror import mirror_dirs
+    from stages.datasets.mirror import mirror_dir as configured
 
-    dirs = mirror_dirs()
-    if not dirs:
+    found = configured()
+    if found is None or not found.is_dir():
         pytest.skip("no dataset mirror: set INFSCALE_DATA_MIRROR (CI uses ../shared/data)")
-    return dirs[0]
+    return found

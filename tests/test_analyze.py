@@ -39,7 +39,7 @@ def test_main_writes_metrics_curve_and_tables(tmp_path: Path, monkeypatch: pytes
     _files(tmp_path)
     monkeypatch.chdir(tmp_path)
     analyze.main([])
-    metrics = json.loads(Path("metrics/metrics.json").read_text())
+    metrics = json.loads(Path("metrics/details.json").read_text())
     assert "pass@1" in metrics["strong_io"] and "false_positives" in metrics
     assert metrics["costs"]["basis"] == "tokens"
     for table in ("strategies", "utility", "extrapolation", "false_positives", "cost_of_pass"):
@@ -54,7 +54,7 @@ def test_counts_input_skips_pair_tables_and_removes_stale_ones(tmp_path: Path, m
     pl.DataFrame({"problem_id": ["a", "b"], "verifier": ["v", "v"], "n": [16, 16], "c": [3, 0]}).write_parquet("counts_in.parquet")
     analyze.main(["--counts", "counts_in.parquet"])
     assert not Path("data/analysis/strategies.parquet").exists()
-    metrics = json.loads(Path("metrics/metrics.json").read_text())
+    metrics = json.loads(Path("metrics/details.json").read_text())
     assert set(metrics["v"]) >= {"pass@1", "pass@10"} and "pair" in metrics["skipped"]
 
 
@@ -76,5 +76,5 @@ def test_published_counts_csv_without_verifier(tmp_path: Path, monkeypatch: pyte
     Path("params.yaml").write_text("analyze:\n  bootstrap: 20\n")
     Path("paper.csv").write_text("problem_id,n,c\na,16,3\nb,16,0\nc,16,16\n")
     analyze.main(["--counts", "paper.csv"])
-    metrics = json.loads(Path("metrics/metrics.json").read_text())
+    metrics = json.loads(Path("metrics/details.json").read_text())
     assert metrics["counts"]["pass@1"] == pytest.approx((3 / 16 + 1) / 3)

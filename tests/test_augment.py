@@ -130,4 +130,17 @@ def test_report_files(tmp_path: Path) -> None:
     per_problem = write_report(report, tmp_path / "augment.json")
     metrics = json.loads((tmp_path / "augment.json").read_text())
     assert metrics["augment_problems"] == 1 and metrics["augment_added_total"] == report["added"][0]
-    assert json.loads(per_problem.read_text())[0]["problem_id"] == "P/0"
+    rows = json.loads(per_problem.read_text())
+    assert rows[0]["problem_id"] == "P/0" and rows[0]["added"] == report["added"][0]
+
+
+def test_per_problem_report_has_no_load_dependent_counts(tmp_path: Path) -> None:
+    """A timeout under load changes tried/valid (HumanEval/160); the DVC output must not move."""
+    from stages.augment import LOAD_DEPENDENT, REPORT_SCHEMA, write_report
+
+    _, report = augment_problems(_problems(), PARAMS, 1, runner=TrustedRunner(), cache_dir=None)
+    busy = report.with_columns(pl.col("valid") - 1, pl.col("tried") + 3)  # as on a loaded machine
+    a = write_report(report, tmp_path / "a" / "augment.json")
+    b = write_report(busy, tmp_path / "b" / "augment.json")
+    assert a.read_bytes() == b.read_bytes()
+    assert set(json.loads(a.read_text())[0]) == set(REPORT_SCHEMA) - set(LOAD_DEPENDENT)

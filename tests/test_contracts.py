@@ -115,3 +115,34 @@ def test_stage_entry_stops_with_one_line_and_writes_nothing(tmp_path: Path, monk
     assert exit_info.value.code == 2 and "table 'counts'" in err
     assert "expect_column_pair_values_a_to_be_greater_than_b" in err and "'problem_id': 'B'" in err
     assert not (tmp_path / "metrics/metrics.json").exists()
+
+
+def test_verify_rejects_duplicated_or_missing_samples_fast_naming_the_file(tmp_path: Path, capsys) -> None:
+    """16,400 samples (164 problems x N=100) with one duplicated or one lost row: verify exits 2
+    naming the samples file and the row, in < 2 s, before any sample is run (issue 17)."""
+    import time
+
+    from stages import verify
+    from stages.schemas import PROBLEMS
+
+    ids = [f"P/{i}" for i in range(164)]
+    problems = pl.DataFrame({c: [""] * 164 for c in PROBLEMS}).with_columns(
+        problem_id=pl.Series(ids), kind=pl.lit("code"), atol=pl.lit(0.0))
+    problems.write_parquet(tmp_path / "problems.parquet")
+    (tmp_path / "params.yaml").write_text("verify: {workers: 1}\n")
+    good = conform(_samples([(p, i) for p in ids for i in range(100)]), SAMPLES, "samples")
+    cases = {"duplicated": (pl.concat([good, good.slice(7, 1)]), "'problem_id': 'P/0', 'sample_idx': 7"),
+             "missing": (good.filter(~((pl.col("problem_id") == "P/5") & (pl.col("sample_idx") == 3))),
+                         "'problem_id': 'P/5', 'n_samples': 99"),
+             "no samples": (good.filter(pl.col("problem_id") != "P/9"), "have no samples: ['P/9']")}
+    for name, (df, shown) in cases.items():
+        df.write_parquet(tmp_path / "samples.parquet")
+        t0 = time.perf_counter()
+        with pytest.raises(SystemExit) as info:
+            verify.main(["--params", str(tmp_path / "params.yaml"), "--problems", str(tmp_path / "problems.parquet"),
+                         "--samples", str(tmp_path / "samples.parquet"), "--out", str(tmp_path / "v.parquet")])
+        elapsed = time.perf_counter() - t0
+        (line,) = capsys.readouterr().err.strip().splitlines()
+        assert info.value.code == 2 and "samples.parquet: contract violated" in line and shown in line, name
+        assert elapsed < 2.0, (name, elapsed)
+    assert not (tmp_path / "v.parquet").exists()

@@ -54,3 +54,10 @@ def test_settings_are_frozen() -> None:
     g = GenerateParams()
     with pytest.raises(Exception):
         g.n_samples = 5  # type: ignore[misc]
+
+
+def test_every_stage_rejects_a_misspelt_section_naming_it_and_the_file(tmp_path: Path) -> None:
+    p = tmp_path / "params.yaml"
+    p.write_text("analyse:\n  bootstrap: 10\n")
+    with pytest.raises(ParamsError, match=r"params.yaml: unknown section 'analyse'"):
+        load_section("analyze", p)  # what every stage's main() calls

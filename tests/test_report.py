@@ -21,6 +21,11 @@ def test_every_figure_for_a_verifier_pair() -> None:
     result = run_analysis(verdicts, AnalyzeParams(bootstrap=50, utility_k_max=30, strategy_replicates=10), 0, samples)
     made = report.figures(result.tables, result.metrics)
     assert set(made) == set(report.PLOT_NAMES)
+    drawn = {name for name, fig in made.items() if not report.is_placeholder(fig)}
+    # a code run with a verifier pair and token counts draws every plot but the judge's
+    assert drawn == set(report.PLOT_NAMES) - {"judge_reliability"}
+    strategies = {t.get_text().split(" (")[0] for t in made["strategies"].axes[0].get_legend().get_texts()}
+    assert strategies == set(result.tables["strategies"]["strategy"])
 
 
 def test_counts_only_draws_coverage_and_says_what_is_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -53,6 +58,61 @@ def test_judge_reliability_is_drawn_from_a_math_run_with_a_judge(monkeypatch: py
     missing = report.figures({"curve": _curve()}, {})["judge_reliability"]
     assert "not available" in missing.axes[0].texts[0].get_text()
     plt.close("all")
+
+
+def _report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, verdicts: pl.DataFrame,
+            samples: pl.DataFrame | None) -> dict:
+    """analyze tables -> files -> ``python -m stages.report``; every PNG must exist and be a PNG."""
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    params = AnalyzeParams(bootstrap=20, utility_k_max=30, strategy_replicates=10, backtest_repeats=1,
+                           backtest_bootstrap=0)
+    result = run_analysis(verdicts, params, 0, samples)
+    Path("data/analysis").mkdir(parents=True)
+    for name, frame in result.tables.items():
+        frame.write_parquet(f"data/analysis/{name}.parquet")
+    result.tables["curve"].write_parquet("data/curve.parquet")
+    Path("metrics").mkdir()
+    Path("metrics/metrics.json").write_text(json.dumps(result.metrics))
+    report.main([])
+    for name in report.PLOT_NAMES:
+        assert Path(f"plots/{name}.png").read_bytes()[:4] == b"\x89PNG", name
+    return result.metrics
+
+
+def test_report_when_no_sample_passes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every cost-of-pass is infinite: no finite point for the log axes; an empty-state panel."""
+    verdicts, samples = simulated_run(problems=6, n=8)
+    verdicts = verdicts.with_columns(pl.lit("fail").alias("verdict"))
+    _report(tmp_path, monkeypatch, verdicts, samples)
+    fig = report.figures({n: pl.read_parquet(f"data/analysis/{n}.parquet") for n in ("cost_of_pass", "frontier")}
+                         | {"curve": pl.read_parquet("data/curve.parquet")}, {})["cost_of_pass"]
+    assert report.is_placeholder(fig) and "accuracy" in fig.axes[0].texts[0].get_text()
+
+
+def test_report_with_one_problem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    verdicts, samples = simulated_run(problems=1, n=8)
+    _report(tmp_path, monkeypatch, verdicts, samples)
+
+
+def test_report_with_one_sample_per_problem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    verdicts, samples = simulated_run(problems=6, n=1)
+    _report(tmp_path, monkeypatch, verdicts, samples)
+
+
+def test_report_without_scores(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    verdicts, samples = simulated_run(problems=6, n=8)
+    verdicts = verdicts.with_columns(pl.lit(None, dtype=pl.Float64).alias("score"))
+    samples = samples.with_columns(pl.lit(None, dtype=pl.Float64).alias("mean_logprob"))
+    metrics = _report(tmp_path, monkeypatch, verdicts, samples)
+    assert "skipped" in metrics["strategies"]["best_of_n"]
+
+
+def test_report_with_a_single_verifier(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    verdicts, samples = simulated_run(problems=6, n=8)
+    _report(tmp_path, monkeypatch, verdicts.filter(pl.col("verifier") == "strong_io"), samples)
+    assert report.is_placeholder(report.figures({"curve": pl.read_parquet("data/curve.parquet")}, {})["utility"])
 
 
 def _curve() -> pl.DataFrame:

@@ -65,3 +65,20 @@ def test_each_bad_input_yields_its_verdict(two_problems: pl.DataFrame) -> None:
     detail = verdicts.filter(pl.col("problem_id") == p1)["detail"][0]
     assert "no weak_assert tests" in detail
     assert set(verdicts["verdict"].cast(pl.String)) <= set(VERDICTS)
+
+
+def test_a_failed_generation_is_marked_gen_error_for_every_verifier() -> None:
+    """An error row must not reach the analysis as an `empty` (wrong) answer."""
+    from stages.schemas import VERDICTS_SCHEMA
+    from stages.verify import mark_generation_errors
+
+    samples = _samples([("p", 0, ""), ("p", 1, "x")]).with_columns(
+        pl.when(pl.col("sample_idx") == 0).then(pl.lit("HTTP 503")).otherwise(None).alias("error"))
+    verdicts = conform(pl.DataFrame({
+        "problem_id": ["p"] * 4, "sample_idx": [0, 0, 1, 1], "verifier": ["weak_io", "strong_io"] * 2,
+        "verdict": ["empty", "empty", "pass", "fail"], "detail": [""] * 4, "sandbox": ["none"] * 4,
+        "answer": [None] * 4, "score": [None] * 4}), VERDICTS_SCHEMA, "verdicts")
+    out = mark_generation_errors(verdicts, samples)
+    assert out["verdict"].cast(pl.String).to_list() == ["gen_error", "gen_error", "pass", "fail"]
+    assert out["detail"][0] == "generation failed: HTTP 503"
+    assert "gen_error" in VERDICTS

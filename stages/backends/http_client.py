@@ -91,6 +91,15 @@ def bearer_from_env(env_name: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"} if key else {}
 
 
+def auth_hint(env_name: str) -> str:
+    """Where the key of a refused request came from (the variable's name, never its value)."""
+    if not env_name:
+        return "no API key was sent (api_key_env is empty)"
+    if os.environ.get(env_name):
+        return f"the API key was read from ${env_name}"
+    return f"no API key was sent: ${env_name} is unset or empty"
+
+
 class HttpClient:
     """One keep-alive connection pool to one server; use as ``async with``."""
 
@@ -101,8 +110,12 @@ class HttpClient:
         policy: RetryPolicy,
         headers: Callable[[], dict[str, str]] | None = None,
         seed: int = 0,
+        auth_env: str | None = None,
     ) -> None:
+        """``auth_env``: the NAME of the variable the bearer key comes from, named in the
+        message of a 401/403 reply (None: the client sends no key of its own)."""
         self.base_url = base_url.rstrip("/")
+        self._auth_env = auth_env
         self.policy = policy
         self._headers = headers or dict
         self._limit = asyncio.Semaphore(concurrency)
@@ -173,7 +186,8 @@ class HttpClient:
         if status in RETRY_STATUS:
             raise _Retryable(f"HTTP {status}: {_snippet(raw)}", retry_after)
         if status >= 400:
-            raise RequestFailed(f"HTTP {status}: {_snippet(raw)}", 1)
+            hint = f" ({auth_hint(self._auth_env)})" if status in (401, 403) and self._auth_env is not None else ""
+            raise RequestFailed(f"HTTP {status}: {_snippet(raw)}{hint}", 1)
         if not raw:
             return None
         try:

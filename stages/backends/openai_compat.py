@@ -9,10 +9,22 @@ in deterministic mode) must be run with ``batch_size: 1``.
 The API key is read from the environment variable NAMED by ``openai.api_key_env`` when each
 request is sent; it is never stored on the backend, in params, logs, MLflow or samples.
 Latency is the client-measured request time (OpenAI replies carry no server timing).
+
+Before the first request the served models are read from ``GET /models`` and
+``generate.model`` must be among them (a run that forgot to set it would otherwise record the
+wrong name); a server that lists none is used with a warning. Logprobs are asked for as each
+server needs them: ``logprobs: N`` on completions, ``logprobs: true`` with ``top_logprobs`` on
+chat (llama-cpp-python returns none without it; OpenAI's API does not need it); a server that
+still returns none is warned about once, and those samples have null logprob columns (the
+strategies that rank by them then have nothing to rank by), never a made-up score.
+``openai.launch: llamacpp`` starts a CPU server for the run (:mod:`stages.backends.llamacpp`)
+and sends one request at a time, as that server serves one at a time.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +37,7 @@ from stages.backends.http_client import (
     HttpClient,
     RequestFailed,
     RetryPolicy,
+    ServerGone,
     bearer_from_env,
     chunks,
     drive,
@@ -40,6 +53,9 @@ from stages.backends.prompting import (
     sample_row,
     stop_sequences,
 )
+from stages.errors import InputError
+
+log = logging.getLogger(__name__)
 
 
 class _BadReply(Exception):
@@ -94,6 +110,7 @@ class OpenAIBackend:
         self.settings = params.openai
         self.model = params.model
         self.metadata: dict[str, Any] = {"backend": self.name, "model": self.model}
+        self.samples_without_logprobs = 0  # warned about once, counted in metadata
 
     def _sampling(self, kind: str) -> str:
         s = self.settings
@@ -122,6 +139,7 @@ class OpenAIBackend:
             body["messages"] = chat_messages(text, p.prompts.system)
             if s.logprobs:
                 body["logprobs"] = True
+                body["top_logprobs"] = s.top_logprobs
         else:
             body["prompt"] = text
             stop = stop_sequences(job.kind, p.prompts, False)
@@ -141,21 +159,60 @@ class OpenAIBackend:
         s = self.settings
         policy = RetryPolicy.from_params(s)
         env_name = s.api_key_env
-
-        def client() -> HttpClient:
-            return HttpClient(
-                s.url, s.concurrency, policy, headers=lambda: bearer_from_env(env_name), seed=seed
-            )
+        # A launched llama.cpp server serves one request at a time: more in flight would only
+        # queue inside it, where their timeout_s runs (docs/backends.md, single-slot servers).
+        concurrency = 1 if s.launch == "llamacpp" else s.concurrency
 
         async def handle(c: HttpClient, job: Job) -> pl.DataFrame:
             return await self.run_job(c, job, seed)
 
-        yield from drive(
-            client,
-            jobs(problems, n_samples, s.batch_size, skip, fixed_batches=s.batch_size > 1),
-            handle,
-            workers=s.concurrency,
-        )
+        with self._server() as url:
+            yield from drive(
+                lambda: HttpClient(url, concurrency, policy, seed=seed, auth_env=env_name,
+                                   headers=lambda: bearer_from_env(env_name)),
+                jobs(problems, n_samples, s.batch_size, skip, fixed_batches=s.batch_size > 1),
+                handle,
+                workers=concurrency,
+                setup=self.connect,
+            )
+
+    def _server(self) -> contextlib.AbstractContextManager[str]:
+        """The base URL to send to: ``openai.url``, or that of the server launched for the run."""
+        if self.settings.launch == "llamacpp":
+            from stages.backends.llamacpp import launched
+
+            return launched(self.settings)
+        return contextlib.nullcontext(self.settings.url)
+
+    def fingerprint(self) -> str:
+        """For the run key: the launched GGUF's sha256 (other weights, other shards)."""
+        if self.settings.launch != "llamacpp":
+            return ""
+        from stages.backends.llamacpp import model_file
+
+        return "gguf:" + model_file(self.settings)[1]
+
+    async def connect(self, client: HttpClient) -> None:
+        """Check ``generate.model`` against the server's ``GET /models`` before any sample."""
+        try:
+            reply = await client.get_json(self.path_prefix + "/models")
+        except RequestFailed as exc:
+            if not str(exc).startswith("HTTP 404"):
+                raise ServerGone(f"the server at {client.base_url} did not list its models: {exc}") from None
+            reply = None
+        served = [str(m.get("id")) for m in ((reply or {}).get("data") or []) if isinstance(m, dict)]
+        if not served:
+            log.warning("the server at %s lists no models (GET /models); generate.model '%s' "
+                        "is recorded unchecked", client.base_url, self.model)
+        elif self.model not in served:
+            raise InputError(
+                f"the server at {client.base_url} serves {', '.join(repr(m) for m in served)}, "
+                f"but generate.model is '{self.model}'; set generate.model to the served model"
+            )
+        self.metadata = {"backend": self.name, "model": self.model, "url": client.base_url,
+                         "served_models": served}
+        if self.settings.launch == "llamacpp":
+            self.metadata["launch"] = "llamacpp"
 
     async def run_job(self, client: HttpClient, job: Job, base_seed: int) -> pl.DataFrame:
         """Send one job and turn the reply (or its failure) into rows."""
@@ -181,6 +238,8 @@ class OpenAIBackend:
             chat = self.settings.chat
             text = (ch.get("message") or {}).get("content") or "" if chat else ch.get("text") or ""
             lps = _choice_logprobs(ch, chat)
+            if lps is None and self.settings.logprobs:
+                self._no_logprobs()
             reason = ch.get("finish_reason") or "stop"
             common = dict(backend=self.name, model=self.model, sampling=sampling, seed=seed)
             if reason == "abort":
@@ -198,6 +257,7 @@ class OpenAIBackend:
                     job.problem_id,
                     idx,
                     completion=completion_from_reply(text, job.kind, chat),
+                    raw_completion=text,
                     prompt_tokens=usage.get("prompt_tokens"),
                     completion_tokens=n_tok,
                     latency_s=latency,
@@ -209,13 +269,25 @@ class OpenAIBackend:
         return rows
 
 
+    def _no_logprobs(self) -> None:
+        if not self.samples_without_logprobs:
+            log.warning(
+                "the server at %s returned no logprobs although they were asked for; "
+                "mean_logprob/sum_logprob stay null and score-based selection has no scores",
+                self.settings.url if self.settings.launch == "none" else "(launched)",
+            )
+        self.samples_without_logprobs += 1
+        self.metadata["samples_without_logprobs"] = self.samples_without_logprobs
+
+
 def _choice_logprobs(choice: dict, chat: bool) -> list[float | None] | None:
+    """The sampled tokens' logprobs; None when the server sent none (not an empty list)."""
     lp = choice.get("logprobs")
     if not lp:
         return None
     if chat:
-        return [t.get("logprob") for t in lp.get("content") or []]
-    return list(lp.get("token_logprobs") or [])
+        return [t.get("logprob") for t in lp["content"]] if lp.get("content") else None
+    return list(lp["token_logprobs"]) if lp.get("token_logprobs") else None
 
 
 def from_params(params: Any) -> OpenAIBackend:

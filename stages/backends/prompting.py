@@ -84,12 +84,16 @@ def sample_row(
     finish_reason: str,
     logprobs: Sequence[float | None] | None = None,
     error: str | None = None,
+    raw_completion: str | None = None,
 ) -> dict[str, Any]:
+    """One SAMPLES row. ``raw_completion``: the reply as the server sent it, kept next to the
+    ``completion`` made from it (a chat reply's code block) so that extraction can be audited."""
     mean_lp, sum_lp = logprob_stats(logprobs)
     return {
         "problem_id": problem_id,
         "sample_idx": sample_idx,
         "completion": completion,
+        "raw_completion": raw_completion,
         "backend": backend,
         "model": model,
         "sampling_params": sampling,

@@ -1,12 +1,21 @@
 """The ``sglang`` backend: SGLang's native ``/generate`` API over HTTP (no ``sglang`` import).
 
 The request shape follows SGLang's ``GenerateReqInput`` and ``SamplingParams`` (sources cited
-in docs/backends.md). Samples of one prompt go together as one batch request: ``text`` is the
-prompt repeated and ``sampling_params`` a list with one ``sampling_seed`` per sample, so
-SGLang's radix cache prefills the shared prompt once while every sample keeps its own seed
-(``sampling_params.n`` would share one seed across the n samples, which under
-``--enable-deterministic-inference`` makes them identical). Reproducible non-greedy sampling
-needs that server flag (sglang issue #15746); without it seeds are best-effort.
+in docs/backends.md). ``n`` is never sent: SGLang
+discourages ``n > 1`` (it shares one seed across the n samples, which under
+``--enable-deterministic-inference`` makes them identical) and the Rust router (sgl-router /
+model gateway) rejects ``n != 1``. Every sample is its own request entry with its own
+``sampling_seed`` and ``rid``; the radix cache prefills the shared prompt once.
+
+Two request shapes (``sglang.request_shape``): ``batch`` sends the samples of one prompt as one
+``/generate`` call with ``text``, ``sampling_params`` and ``rid`` as lists (SGLang's Python
+server, ``GenerateReqInput``); ``single`` sends one call per sample with a string ``text`` and
+one ``sampling_params`` object, the only shape the Rust router's ``GenerateRequest`` accepts
+(``text: Option<String>``, ``sampling_params: Option<SamplingParams>``). ``auto`` (default)
+starts with ``batch`` and, when the server refuses it with HTTP 400/422, switches to ``single``
+for the rest of the run (the refused job is re-sent, nothing is lost). Reproducible non-greedy
+sampling needs ``--enable-deterministic-inference`` (sglang issue #15746); without it seeds are
+best-effort.
 
 Per sample it records the completion, ``meta_info.prompt_tokens`` / ``completion_tokens`` /
 ``finish_reason``, mean and total logprob of ``output_token_logprobs`` (for confidence- and
@@ -19,20 +28,24 @@ model's chat template (one request per sample, ``seed`` = the sample's seed); wi
 ``sglang.chat_template`` set, the template is applied here and ``/generate`` is used.
 
 This backend has been run against the local test server ``tests/backends/fake_server.py``
-only, not yet against a real GPU server.
+(which also plays the Rust router's stricter ``/generate``) only, not yet against a real GPU
+server.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import re
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import polars as pl
 
-from stages.backends.base import sample_seed, sampling_json
+from stages.backends.base import sample_seed
 from stages.backends.http_client import (
     HttpClient,
     RequestFailed,
@@ -46,10 +59,20 @@ from stages.backends.prompting import (
     error_row,
     failed_request_rows,
     frame,
-    render_prompt,
     sample_row,
-    stop_sequences,
 )
+from stages.backends.sglang_requests import SglangRequests
+from stages.errors import InputError
+
+log = logging.getLogger(__name__)
+
+# A refusal of the batched shape (a list ``text``): the Rust router's JSON extractor answers 422,
+# other front ends 400. Anything else is a real failure of the request.
+_SHAPE_REFUSED = re.compile(r"^HTTP (400|422)\b")
+
+
+class _ShapeRefused(Exception):
+    """The server refused the batched request shape; the job is re-sent one sample a request."""
 
 
 class _BadReply(Exception):
@@ -60,7 +83,7 @@ class ServerUnavailable(ValueError):
     """The server did not answer its readiness probe (after the usual retries)."""
 
 
-class SglangBackend:
+class SglangBackend(SglangRequests):
     name = "sglang"
 
     def __init__(self, params: Any) -> None:
@@ -69,55 +92,11 @@ class SglangBackend:
         self.model = params.model
         self.metadata: dict[str, Any] = {"backend": self.name}
         self._chat_via_server = self.settings.chat and not self.settings.chat_template
-
-    # --- request shapes ----------------------------------------------------------------------
-    def sampling_params(self, kind: str, seed: int) -> dict[str, Any]:
-        p, s = self.params, self.settings
-        sp: dict[str, Any] = {
-            "temperature": p.temperature,
-            "top_p": p.top_p,
-            "top_k": s.top_k,
-            "min_p": s.min_p,
-            "max_new_tokens": p.max_new_tokens,
-            "sampling_seed": seed,
-        }
-        stop = stop_sequences(kind, p.prompts, s.chat)
-        if stop:
-            sp["stop"] = stop
-        return sp
-
-    def prompt_text(self, job: Job) -> str:
-        text = render_prompt(job.prompt, job.kind, self.params.prompts, self.settings.chat)
-        if self.settings.chat and self.settings.chat_template:
-            text = self.settings.chat_template.replace(
-                "{system}", self.params.prompts.system
-            ).replace("{prompt}", text)
-        return text
-
-    def request_body(self, job: Job, base_seed: int) -> dict[str, Any]:
-        """The ``/generate`` JSON body for one job (exposed for the request-shape tests)."""
-        text = self.prompt_text(job)
-        return {
-            "text": [text] * len(job.idxs),
-            "sampling_params": [
-                self.sampling_params(job.kind, sample_seed(base_seed, job.problem_id, i))
-                for i in job.idxs
-            ],
-            "return_logprob": self.settings.return_logprob,
-        }
-
-    def _sampling_json(self, kind: str) -> str:
-        p, s = self.params, self.settings
-        return sampling_json(
-            endpoint="v1/chat/completions" if self._chat_via_server else "generate",
-            temperature=p.temperature,
-            top_p=p.top_p,
-            top_k=s.top_k,
-            min_p=s.min_p,
-            max_new_tokens=p.max_new_tokens,
-            stop=stop_sequences(kind, p.prompts, s.chat),
-            chat=s.chat,
-        )
+        # ``auto`` starts batched and may fall back to one request per sample (see module doc).
+        self.shape = "batch" if self.settings.request_shape == "auto" else self.settings.request_shape
+        self._run_token = uuid.uuid4().hex[:12]  # makes rids unique across concurrent runs
+        self._probed = False  # auto: has the first batched request been answered?
+        self._probe_lock = asyncio.Lock()  # made anew in connect(): one per event loop
 
     # --- running ----------------------------------------------------------------------------
     def generate(
@@ -170,6 +149,7 @@ class SglangBackend:
 
     async def connect(self, client: HttpClient) -> None:
         """Wait for ``/health_generate``, then read the served model from ``/get_model_info``."""
+        self._probe_lock = asyncio.Lock()
         try:
             await client.get_json("/health_generate")
             info = await client.get_json("/get_model_info")
@@ -180,7 +160,7 @@ class SglangBackend:
             ) from None
         served = str(info.get("model_path", ""))
         if served != self.params.model:
-            raise ValueError(
+            raise InputError(
                 f"the SGLang server at {self.settings.url} serves model '{served}', but "
                 f"generate.model is '{self.params.model}'; set generate.model to the served model"
             )
@@ -193,12 +173,22 @@ class SglangBackend:
         }
 
     async def run_job(self, client: HttpClient, job: Job, base_seed: int) -> pl.DataFrame:
+        if self.shape == "single" and len(job.idxs) > 1:
+            # One request per sample, all in flight together (the radix cache shares the
+            # prompt); each sample succeeds or fails on its own.
+            parts = await asyncio.gather(
+                *(
+                    self.run_job(client, Job(job.problem_id, job.kind, job.prompt, (i,),
+                                             frozenset()), base_seed)
+                    for i in job.idxs
+                )
+            )
+            return pl.concat(parts)
         sampling = self._sampling_json(job.kind)
         seeds = [sample_seed(base_seed, job.problem_id, i) for i in job.idxs]
         t0 = time.perf_counter()
         try:
-            reply = await client.post_json("/generate", self.request_body(job, base_seed))
-            outs = reply if isinstance(reply, list) else [reply]
+            outs = await self._post(client, job, base_seed)
             if len(outs) != len(job.idxs):
                 raise _BadReply(f"asked for {len(job.idxs)} samples, got {len(outs)}")
             wall = time.perf_counter() - t0
@@ -206,6 +196,8 @@ class SglangBackend:
                 self._row(job, i, sd, out, sampling, wall)
                 for i, sd, out in zip(job.idxs, seeds, outs)
             ]
+        except _ShapeRefused:
+            return await self.run_job(client, job, base_seed)  # again, one request per sample
         except (
             RequestFailed,
             _BadReply,
@@ -215,6 +207,42 @@ class SglangBackend:
             rows = failed_request_rows(job.problem_id, list(zip(job.idxs, seeds)), failure_reason(exc),
                                        backend=self.name, model=self.model, sampling=sampling)
         return frame(rows)
+
+    async def _post(self, client: HttpClient, job: Job, base_seed: int) -> list[dict]:
+        """The job's replies, one per sample, in the request shape in force.
+
+        Under ``auto`` the first batched request goes alone (the others wait on a lock): a
+        server that refuses the shape refuses it once, not once per request in flight, which
+        would otherwise add up to ``give_up_after`` failures in a row and stop the run.
+        """
+        if self.shape == "single":
+            (body,) = self.single_bodies(job, base_seed)
+            reply = await client.post_json("/generate", body)
+            return reply if isinstance(reply, list) else [reply]
+        if self.settings.request_shape == "auto" and not self._probed:
+            async with self._probe_lock:
+                if self.shape == "single":
+                    raise _ShapeRefused  # decided while this job waited
+                if not self._probed:
+                    try:
+                        outs = await self._post_batch(client, job, base_seed)
+                    except RequestFailed as exc:
+                        if not _SHAPE_REFUSED.match(str(exc)):
+                            raise  # not an answer about the shape: the next job probes again
+                        log.warning(
+                            "the server at %s refused a batched /generate request (%s); sending "
+                            "one request per sample (sglang.request_shape: single)",
+                            self.settings.url, str(exc)[:160],
+                        )
+                        self.shape, self._probed = "single", True
+                        raise _ShapeRefused from None
+                    self._probed = True
+                    return outs
+        return await self._post_batch(client, job, base_seed)
+
+    async def _post_batch(self, client: HttpClient, job: Job, base_seed: int) -> list[dict]:
+        reply = await client.post_json("/generate", self.request_body(job, base_seed))
+        return reply if isinstance(reply, list) else [reply]
 
     def _row(self, job: Job, idx: int, seed: int, out: dict, sampling: str, wall: float) -> dict:
         meta = out["meta_info"]

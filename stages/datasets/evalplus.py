@@ -34,7 +34,7 @@ from typing import Any
 import polars as pl
 
 from stages.datasets import typed_json
-from stages.datasets.mirror import DatasetUnavailable, PinnedFile, locate
+from stages.datasets.mirror import PinnedFile, find, locate  # noqa: F401 - locate: for benchmarks
 from stages.schemas import PROBLEMS, conform
 
 # MBPP+ tasks whose reference returns a collection in an arbitrary order (``tuple(set(...))``):
@@ -56,17 +56,23 @@ HUMANEVALPLUS = PinnedFile(
     "272720b90ac375502c8ed23cd791c2a93dfb22a911641a494da74a426c09f101",
     "https://github.com/evalplus/humanevalplus_release/releases/download/v0.1.10/HumanEvalPlus.jsonl.gz",
 )
-MBPPPLUS = PinnedFile(
-    "mbppplus/MbppPlus-767efcc-prerelease.jsonl.gz",
-    "18ab19e2614e460d1328981838f940c3272e40588e6237f2f78449dff36492bb",
-    "https://raw.githubusercontent.com/evalplus/evalplus/767efcc368e0ef16568bba4ee2f1b005e849e8a6/MbppPlus.jsonl",
-)
-# The same records uncompressed, as the canonical URL serves them (the mirror holds them gzipped).
+# The records as the canonical URL serves them (uncompressed) ...
 MBPPPLUS_RAW = PinnedFile(
     "mbppplus/MbppPlus-767efcc-prerelease.jsonl",
     "08405a4e8764a4941cfe0945d25a956355a0454f364ea902c4020a44e7057973",
-    MBPPPLUS.url,
+    "https://raw.githubusercontent.com/evalplus/evalplus/767efcc368e0ef16568bba4ee2f1b005e849e8a6/MbppPlus.jsonl",
 )
+# ... and gzipped, as the mirror holds them (same records and digest; no URL serves this file).
+MBPPPLUS = PinnedFile(
+    "mbppplus/MbppPlus-767efcc-prerelease.jsonl.gz",
+    "18ab19e2614e460d1328981838f940c3272e40588e6237f2f78449dff36492bb",
+    "",
+)
+# Each dataset's alternative files (same records), in the order the fetch stage tries them.
+PINS: dict[str, tuple[PinnedFile, ...]] = {
+    "humanevalplus": (HUMANEVALPLUS,),
+    "mbppplus": (MBPPPLUS, MBPPPLUS_RAW),
+}
 
 # Task numbers whose inputs EvalPlus turns from lists into tuples (767efcc `mbpp_inputs_revert`).
 _TUPLE_ARGS = {2, 116, 132, 143, 222, 261, 273, 394, 399, 421, 424, 429, 470, 560, 579, 596,
@@ -221,24 +227,19 @@ def mbppplus_rows(records: list[dict[str, Any]], digest: str, source: str) -> pl
     return conform(pl.DataFrame(rows, schema=PROBLEMS), PROBLEMS, "problems")
 
 
-def locate_mbppplus() -> Path:
-    """The mirror's gzipped file, else the raw file from the canonical URL (same records)."""
-    try:
-        return locate(MBPPPLUS, download=False)
-    except DatasetUnavailable:
-        return locate(MBPPPLUS_RAW)
-
-
-def raw_problems(name: str) -> pl.DataFrame:
-    """Problems of ``humanevalplus`` or ``mbppplus`` with inputs but no expected outputs yet."""
-    path = locate(HUMANEVALPLUS) if name == "humanevalplus" else locate_mbppplus()
+def raw_problems(name: str, root: Path | None = None) -> pl.DataFrame:
+    """Problems of ``humanevalplus`` or ``mbppplus`` with inputs but no expected outputs yet;
+    ``root``: the DVC-tracked copy (``data/dataset``), None: in place (``mirror.find``)."""
+    path, _pin = find(PINS[name], root)
     records, digest = read_records(path)
     make = humanevalplus_rows if name == "humanevalplus" else mbppplus_rows
     return make(records, digest, str(path))
 
 
-def load(name: str) -> pl.DataFrame:
-    """Problems with expected outputs from the reference, computed once in the sandbox."""
+def load(name: str, root: Path | None = None, limit: int | None = None) -> pl.DataFrame:
+    """Problems with expected outputs from the reference, computed once in the sandbox;
+    ``limit`` (``prepare.limit``) takes the first N problems before any reference runs."""
     from stages.datasets.expected_outputs import fill_expected_outputs
 
-    return fill_expected_outputs(raw_problems(name))
+    raw = raw_problems(name, root)
+    return fill_expected_outputs(raw.head(limit) if limit else raw)

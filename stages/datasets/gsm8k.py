@@ -2,8 +2,8 @@
 
 1,319 grade-school word problems. Gold is the number after ``#### `` on the solution's last
 line, stored with its thousands separators removed (``2,125`` -> ``2125``); the whole solution
-is kept as ``reference``. The file is pinned by sha256 and read from a mirror or downloaded from
-the canonical repository (``stages.datasets.mirror``).
+is kept as ``reference``. The file is pinned by sha256; the fetch stage copies it from a mirror
+or downloads it from the canonical repository into the DVC-tracked ``data/dataset``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 import polars as pl
 
 from stages.datasets.math_prompts import math_problems_frame, render_prompt
-from stages.datasets.mirror import PinnedFile, locate, sha256_file
+from stages.datasets.mirror import PinnedFile, find
 
 PIN = PinnedFile(
     relpath="gsm8k/test.jsonl",
@@ -22,6 +22,7 @@ PIN = PinnedFile(
     url="https://raw.githubusercontent.com/openai/grade-school-math/master/"
     "grade_school_math/data/test.jsonl",
 )
+PINS = (PIN,)
 
 
 def gold_answer(solution: str, where: str) -> str:
@@ -59,7 +60,7 @@ def read_records(path: Path) -> list[dict]:
     return records
 
 
-def load(shots: int = 0) -> pl.DataFrame:
+def load(shots: int = 0, root: Path | None = None) -> pl.DataFrame:
     """The problems table; ``shots`` > 0 prepends that many chain-of-thought exemplars."""
-    path = locate(PIN)
-    return problems_from_records(read_records(path), sha256_file(path), shots)
+    path, pin = find(PINS, root)
+    return problems_from_records(read_records(path), pin.sha256, shots)

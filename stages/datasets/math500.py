@@ -10,11 +10,13 @@ pinned by sha256 either way. ``problem_id`` is the dataset's ``unique_id``
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 
 from stages.datasets.gsm8k import read_records
 from stages.datasets.math_prompts import math_problems_frame, render_prompt
-from stages.datasets.mirror import PinnedFile, locate, sha256_file
+from stages.datasets.mirror import PinnedFile, find
 
 PIN = PinnedFile(
     relpath="math500/test.jsonl",
@@ -22,6 +24,7 @@ PIN = PinnedFile(
     url="https://media.githubusercontent.com/media/openai/prm800k/main/"
     "prm800k/math_splits/test.jsonl",
 )
+PINS = (PIN,)
 
 
 def problems_from_records(records: list[dict], digest: str, shots: int = 0) -> pl.DataFrame:
@@ -44,7 +47,7 @@ def problems_from_records(records: list[dict], digest: str, shots: int = 0) -> p
     return math_problems_frame(rows)
 
 
-def load(shots: int = 0) -> pl.DataFrame:
+def load(shots: int = 0, root: Path | None = None) -> pl.DataFrame:
     """The problems table; ``shots`` > 0 prepends that many Minerva exemplars."""
-    path = locate(PIN)
-    return problems_from_records(read_records(path), sha256_file(path), shots)
+    path, pin = find(PINS, root)
+    return problems_from_records(read_records(path), pin.sha256, shots)

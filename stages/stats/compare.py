@@ -8,7 +8,9 @@
   large model's accuracy with one sample (Brown et al. 2024 report such crossovers for coverage),
   with a percentile interval from the paired bootstrap over problems.
 * **Paired bootstrap tests** over shared problems for any difference a report claims
-  (:func:`stages.stats.bootstrap.paired_bootstrap`).
+  (:func:`stages.stats.bootstrap.paired_bootstrap`); :func:`paired_pass_at_k` is the one
+  implementation of "pass@k of run a vs run b", used by ``stages/compare.py`` and by the nightly
+  regression check (``flows/regression.py``).
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from stages.schemas import COUNTS, conform
 from stages.stats.bootstrap import (
     PairedResult,
     paired_bootstrap,
     percentile_interval,
     resample_weights,
 )
+from stages.stats.passk import pass_at_k_matrix
 
 
 def flops_per_sample(parameters: float, tokens_per_sample: float) -> float:
@@ -108,6 +112,43 @@ def _inf_aware(reps: np.ndarray, ci: float) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
+def shared_counts(counts_a: pl.DataFrame, counts_b: pl.DataFrame, verifier: str) -> pl.DataFrame:
+    """One verifier's per-problem counts of two runs on their shared problems: n, c, n_b, c_b."""
+
+    def part(counts: pl.DataFrame, name: str) -> pl.DataFrame:
+        rows = conform(counts, COUNTS, f"counts of run {name}").filter(pl.col("verifier") == verifier)
+        if rows.height == 0:
+            raise ValueError(f"compare: run {name} has no counts for verifier '{verifier}'")
+        return rows.select("problem_id", "n", "c")
+
+    joined = part(counts_a, "a").join(part(counts_b, "b"), on="problem_id", how="inner", suffix="_b").sort("problem_id")
+    if joined.height == 0:
+        raise ValueError("compare: the two runs share no problems; a paired comparison is impossible")
+    return joined
+
+
+def paired_pass_at_k(joined: pl.DataFrame, ks: list[int], n_boot: int = 1000, ci: float = 0.95,
+                     seed: int = 0) -> list[dict[str, float]]:
+    """Paired bootstrap of pass@k(a) - pass@k(b) over shared problems, for each k both runs reach.
+
+    ``joined`` is :func:`shared_counts`. Each row: k, a, b (means), difference, ci_low, ci_high,
+    p_value, n_problems. A k past either run's smallest n is left out (not identified).
+    """
+    n_a, c_a = joined["n"].to_numpy(), joined["c"].to_numpy()
+    n_b, c_b = joined["n_b"].to_numpy(), joined["c_b"].to_numpy()
+    reach = int(min(n_a.min(), n_b.min()))
+    out = []
+    for k in ks:
+        if 1 <= k <= reach:
+            a = pass_at_k_matrix(n_a, c_a, [k])[:, 0]
+            b = pass_at_k_matrix(n_b, c_b, [k])[:, 0]
+            res = paired_bootstrap(a, b, n_boot, ci, seed)
+            out.append({"k": k, "a": float(a.mean()), "b": float(b.mean()), "difference": res.difference,
+                        "ci_low": res.ci_low, "ci_high": res.ci_high, "p_value": res.p_value,
+                        "n_problems": res.n_problems})
+    return out
+
+
 def compare_counts(
     counts_a: pl.DataFrame,
     counts_b: pl.DataFrame,
@@ -125,28 +166,17 @@ def compare_counts(
     which run a (the smaller model) with n samples reaches run b with one, and the reverse -- and
     the equal-compute table over budgets of 1..N_a samples of a.
     """
-    from stages.stats.curves import pass_matrix
-
-    def part(counts: pl.DataFrame, name: str) -> pl.DataFrame:
-        rows = counts.filter(pl.col("verifier") == verifier)
-        if rows.height == 0:
-            raise ValueError(f"compare: run {name} has no counts for verifier '{verifier}'")
-        return rows.select("problem_id", "n", "c")
-
-    joined = part(counts_a, "a").join(part(counts_b, "b"), on="problem_id", how="inner", suffix="_b").sort("problem_id")
-    if joined.height == 0:
-        raise ValueError("compare: the two runs share no problems; a paired comparison is impossible")
+    joined = shared_counts(counts_a, counts_b, verifier)
     n_a, c_a = joined["n"].to_numpy(), joined["c"].to_numpy()
     n_b, c_b = joined["n_b"].to_numpy(), joined["c_b"].to_numpy()
     k_a, k_b = np.arange(1, int(n_a.min()) + 1), np.arange(1, int(n_b.min()) + 1)
-    mat_a, mat_b = pass_matrix(n_a, c_a, k_a), pass_matrix(n_b, c_b, k_b)
+    mat_a, mat_b = pass_at_k_matrix(n_a, c_a, k_a), pass_at_k_matrix(n_b, c_b, k_b)
     metrics: dict[str, object] = {"verifier": verifier, "shared_problems": joined.height}
-    for k in ks:
-        if k <= min(k_a.size, k_b.size):
-            res = paired_bootstrap(mat_a[:, k - 1], mat_b[:, k - 1], n_boot, ci, seed)
-            metrics[f"pass@{k}_diff"] = res.difference
-            metrics[f"pass@{k}_diff_ci"] = [res.ci_low, res.ci_high]
-            metrics[f"pass@{k}_diff_p"] = res.p_value
+    for row in paired_pass_at_k(joined, ks, n_boot, ci, seed):
+        k = row["k"]
+        metrics[f"pass@{k}_diff"] = row["difference"]
+        metrics[f"pass@{k}_diff_ci"] = [row["ci_low"], row["ci_high"]]
+        metrics[f"pass@{k}_diff_p"] = row["p_value"]
     metrics["crossover_a_reaches_b_at_1"] = crossover(mat_a, mat_b[:, 0], n_boot, ci, seed)
     metrics["crossover_b_reaches_a_at_1"] = crossover(mat_b, mat_a[:, 0], n_boot, ci, seed)
     budgets = cost_a * k_a.astype(np.float64)

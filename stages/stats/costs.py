@@ -2,10 +2,14 @@
 
 Erol et al. 2025, "Cost-of-Pass: An Economic Framework for Evaluating Language Models": the
 expected cost of obtaining one correct solution is cost(attempt) / P(attempt is correct). For a
-selection strategy that draws n samples per problem, cost(n) = n * (mean cost of one sample) and
-accuracy(n) comes from :mod:`stages.stats.strategies`, so
+selection strategy with a budget of n samples per problem, cost(n) = E[draws(n)] * (mean cost of
+one sample) and accuracy(n) comes from :mod:`stages.stats.strategies`, so
 
-    cost_of_pass(n) = n * cost_per_sample / accuracy(n)      (infinite when accuracy is 0).
+    cost_of_pass(n) = E[draws(n)] * cost_per_sample / accuracy(n)   (infinite when accuracy is 0).
+
+E[draws(n)] is the strategies table's ``mean_draws``: n for strategies that look at all n
+samples, the expected stopping time for sequential ones (``resample_until_weak_pass`` stops at
+the first weak pass), so a strategy that usually stops after two draws is not charged n.
 
 Costs of a sample: prompt and completion tokens times the prices per million input/output tokens
 (API pricing), or GPU-seconds times the price per GPU-hour (self-hosted). Verification compute is
@@ -26,7 +30,7 @@ COST_OF_PASS: Final[dict[str, pl.DataType]] = {
     "strategy": pl.String(),
     "n": pl.Int64(),
     "accuracy": pl.Float64(),
-    "cost": pl.Float64(),  # expected cost of one attempt with n samples
+    "cost": pl.Float64(),  # expected cost of one attempt with a budget of n samples
     "cost_of_pass": pl.Float64(),  # null where accuracy is 0
 }
 
@@ -53,11 +57,15 @@ def gpu_cost_per_sample(gpu_seconds: float, n_samples: int, price_per_gpu_hour: 
 
 
 def cost_of_pass(curves: pl.DataFrame, cost_per_sample: float, model: str = "model") -> pl.DataFrame:
-    """COST_OF_PASS rows from strategy curves (strategy, n, accuracy[, model])."""
+    """COST_OF_PASS rows from strategy curves (strategy, n, accuracy[, model][, mean_draws]).
+
+    Without ``mean_draws`` every strategy is charged its full budget n.
+    """
     if cost_per_sample < 0:
         raise ValueError("cost_per_sample must be >= 0")
     frame = curves if "model" in curves.columns else curves.with_columns(pl.lit(model).alias("model"))
-    out = frame.with_columns((pl.col("n") * cost_per_sample).cast(pl.Float64).alias("cost")).with_columns(
+    draws = pl.col("mean_draws") if "mean_draws" in frame.columns else pl.col("n")
+    out = frame.with_columns((draws * cost_per_sample).cast(pl.Float64).alias("cost")).with_columns(
         pl.when(pl.col("accuracy") > 0).then(pl.col("cost") / pl.col("accuracy")).otherwise(None).alias("cost_of_pass")
     )
     return out.select([pl.col(c).cast(t) for c, t in COST_OF_PASS.items()])

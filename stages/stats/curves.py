@@ -7,12 +7,7 @@ al. (2021). So one (P, K) matrix of per-problem pass@k values gives the whole cu
 bootstrap over problems is a resampled row mean: ``W @ M / P`` with ``W`` the (B, P) multinomial
 weights (see :mod:`stages.stats.bootstrap`).
 
-The matrix is built by a cumulative product along k,
-
-    C(n - c, k) / C(n, k) = prod_{j=0}^{k-1} (n - c - j) / (n - j),
-
-in log space (one log, one cumsum, one exp per entry), which is exact for every k up to n and
-cheaper than evaluating binomial coefficients per (problem, k).
+The matrix is :func:`stages.stats.passk.pass_at_k_matrix` (the one hypergeometric helper).
 
 Input is either verdict rows (VERDICTS_SCHEMA: one row per sample and verifier) or per-problem
 counts (COUNTS: problem_id, verifier, n, c) -- several papers publish only the counts.
@@ -26,36 +21,13 @@ import polars as pl
 
 from stages.schemas import COUNTS, CURVE, conform
 from stages.stats.bootstrap import percentile_interval, resample_weights
-from stages.stats.passk import counts_from_verdicts
+from stages.stats.passk import counts_from_verdicts, pass_at_k_matrix
+
+# fits.py (owned elsewhere) still imports this name; it is the passk helper, not a copy.
+pass_matrix = pass_at_k_matrix
 
 # Columns of the bootstrap matrix handled at once: bounds memory at B x chunk float64.
 _K_CHUNK = 2048
-
-
-def fail_all_matrix(n: npt.ArrayLike, c: npt.ArrayLike, k_max: int) -> np.ndarray:
-    """(P, k_max) matrix of C(n-c, k)/C(n, k) for k = 1..k_max (probability all k fail)."""
-    n_arr = np.asarray(n, dtype=np.float64)[:, None]
-    c_arr = np.asarray(c, dtype=np.float64)[:, None]
-    if np.any(c_arr < 0) or np.any(c_arr > n_arr):
-        raise ValueError("need 0 <= c <= n for every problem")
-    if k_max > n_arr.min(initial=np.inf):
-        raise ValueError(f"k_max={k_max} exceeds the smallest n={int(n_arr.min())}")
-    j = np.arange(k_max, dtype=np.float64)[None, :]
-    wrong_left = n_arr - c_arr - j
-    with np.errstate(divide="ignore"):
-        log_terms = np.log(np.maximum(wrong_left, 0.0)) - np.log(n_arr - j)
-    return np.exp(np.cumsum(log_terms, axis=1))
-
-
-def pass_matrix(n: npt.ArrayLike, c: npt.ArrayLike, ks: npt.ArrayLike) -> np.ndarray:
-    """(P, len(ks)) unbiased pass@k for every problem and every k in ``ks`` (1 <= k <= min n)."""
-    k_arr = np.asarray(ks, dtype=np.int64)
-    if k_arr.size == 0:
-        return np.zeros((len(np.atleast_1d(n)), 0))
-    if k_arr.min() < 1:
-        raise ValueError("every k must be >= 1")
-    fail = fail_all_matrix(n, c, int(k_arr.max()))
-    return 1.0 - fail[:, k_arr - 1]
 
 
 def as_counts(table: pl.DataFrame) -> pl.DataFrame:
@@ -104,7 +76,9 @@ def curve_arrays(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean pass@k over problems and its percentile interval, for each k in ``ks``."""
     k_arr = np.asarray(ks, dtype=np.int64)
-    matrix = pass_matrix(n, c, k_arr)
+    matrix = pass_at_k_matrix(n, c, k_arr)
+    if np.isnan(matrix).any():
+        raise ValueError(f"k up to {int(k_arr.max())} exceeds the smallest n={int(np.min(n))}")
     point = matrix.mean(axis=0)
     if n_boot == 0:
         return point, point.copy(), point.copy()

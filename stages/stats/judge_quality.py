@@ -7,7 +7,7 @@ sample is increasingly likely to be a wrong one as n grows (Stroebl, Kapoor & Na
 is reported with its uncertainty.
 
 Truth is the gold verifier (math: ``math_answer`` correct; ``no_answer``/``unparseable`` count
-as not correct). Judge rows with ``judge_error`` or ``judge_unparseable`` are left out of the
+as not correct). Judge rows in ``schemas.NO_JUDGMENT`` (judge_error, judge_unparseable, gen_error) are left out of the
 rates and counted, never read as a "no". Calibration of the judge's P(yes) (``score``): the
 Brier score and the expected calibration error over equal-width bins (Guo et al. 2017, "On
 Calibration of Modern Neural Networks"), with reliability-diagram data.
@@ -25,10 +25,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from stages.schemas import ACCEPTED
+from stages.schemas import ACCEPTED, NO_JUDGMENT
 from stages.stats.bootstrap import percentile_interval, resample_weights
 
-JUDGE_FAILURES = ("judge_error", "judge_unparseable")
+JUDGE_FAILURES = NO_JUDGMENT  # a failed judge call or generation judged nothing
 
 
 def paired_judgments(judge: pl.DataFrame, gold: pl.DataFrame) -> pl.DataFrame:

@@ -22,6 +22,7 @@ import polars as pl
 
 from stages.stats.bootstrap import mean_estimate
 from stages.stats.judge_quality import judge_quality
+from stages.stats.passk import judged
 from stages.stats.strategies import strategy_curves
 from stages.verifiers.answer_classes import answer_classes, apply_classes, selection_frame
 
@@ -30,8 +31,11 @@ HEADLINE = ("tpr", "fpr", "precision", "brier", "ece")
 
 
 def gold_verdicts(verdicts: pl.DataFrame) -> pl.DataFrame:
-    """The gold verifier's rows; a run without them has no math metrics (a clear error)."""
-    gold = verdicts.filter(pl.col("verifier") == GOLD)
+    """The gold verifier's judged rows; a run without them has no math metrics (a clear error).
+
+    Rows of failed generations (``schemas.NO_JUDGMENT``) say nothing about an answer: left out.
+    """
+    gold = verdicts.filter((pl.col("verifier") == GOLD) & judged())
     if gold.height == 0:
         raise ValueError(f"math_metrics: no '{GOLD}' verdicts to measure against")
     return gold
@@ -48,6 +52,10 @@ def answer_metrics(gold: pl.DataFrame, n_boot: int, ci: float, seed: int) -> dic
     out: dict[str, Any] = mean_estimate(per_problem["acc"].to_numpy(), n_boot, ci, seed).as_dict("math/answer_accuracy")
     out["math/no_answer_rate"] = float((v["verdict"] == "no_answer").mean())
     out["math/unparseable_rate"] = float((v["verdict"] == "unparseable").mean())
+    if {"verifier", "detail"} <= set(gold.columns):  # which extraction rule found each answer
+        from stages.verifiers.math_answer import extraction_shares
+
+        out |= extraction_shares(gold)
     return out
 
 

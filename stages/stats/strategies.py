@@ -32,6 +32,16 @@ Strategies and their estimators (ties are always broken uniformly at random, in 
   Exact. (The infinite-pool, with-replacement version is :mod:`stages.stats.verifier_limits`.)
 * ``surprisal_guided`` -- among weakly accepted samples, the least confident (lowest score,
   nulls least preferred); abstain if none accepted. Exact, same order statistics as best_of_n.
+
+Strategies that rank or weigh by score (``SCORED``) are **skipped** with the reason when the pool
+carries no score at all: with every score null, best-of-n is a uniform pick (= pass@1),
+weighted majority is plain majority and surprisal-guided is resample-until-weak-pass, so their
+numbers would be other strategies' results under another name (:func:`split_available`).
+
+``mean_draws`` is the expected number of samples a strategy generates at budget n: n for the
+ones that look at the whole subset, and for ``resample_until_weak_pass``, which stops at the
+first weak pass, E[min(T, n)] = sum_{j=0}^{n-1} C(N - A, j) / C(N, j) (T = position of the first
+accepted sample in a random order). Cost-of-pass charges it (:mod:`stages.stats.costs`).
 """
 
 from __future__ import annotations
@@ -41,10 +51,9 @@ from typing import Final
 
 import numpy as np
 import polars as pl
-from scipy.special import gammaln
 
 from stages.stats.bootstrap import percentile_interval, resample_weights
-from stages.stats.curves import log_spaced_ks, pass_matrix
+from stages.stats.curves import log_spaced_ks
 from stages.stats.majority import exact_feasible, majority_accuracy_exact
 from stages.stats.montecarlo import (
     best_of_majority_rule,
@@ -52,6 +61,7 @@ from stages.stats.montecarlo import (
     plain_vote,
     weighted_vote,
 )
+from stages.stats.passk import log_miss, pass_at_k_matrix
 
 STRATEGIES: Final[tuple[str, ...]] = (
     "oracle",
@@ -78,7 +88,20 @@ STRATEGY_CURVE: Final[dict[str, pl.DataType]] = {
     "ci_high": pl.Float64(),
     "mc_se": pl.Float64(),  # Monte Carlo standard error; 0 for exact estimators
     "method": pl.String(),  # exact | monte_carlo
+    "mean_draws": pl.Float64(),  # expected samples generated per problem at budget n
 }
+# Strategies that rank or weigh samples by their score: meaningless without any score.
+SCORED: Final[tuple[str, ...]] = ("weighted_majority", "best_of_n", "best_of_majority", "surprisal_guided")
+# Strategies that stop drawing early (their cost is the expected number of draws, not n).
+SEQUENTIAL: Final[tuple[str, ...]] = ("resample_until_weak_pass",)
+NO_SCORES = "needs per-sample scores (mean_logprob or a judge score); every score in this pool is null"
+
+
+def split_available(pool: pl.DataFrame, strategies: tuple[str, ...] = STRATEGIES) -> tuple[tuple[str, ...], dict[str, str]]:
+    """(strategies this pool supports, {skipped strategy: reason})."""
+    has_score = "score" in pool.columns and pool.select(pl.col("score").cast(pl.Float64).is_finite().any()).item()
+    skipped = {} if has_score else {name: NO_SCORES for name in strategies if name in SCORED}
+    return tuple(name for name in strategies if name not in skipped), skipped
 
 
 def prepare_pool(pool: pl.DataFrame) -> pl.DataFrame:
@@ -98,15 +121,6 @@ def prepare_pool(pool: pl.DataFrame) -> pl.DataFrame:
         pl.col("score").fill_null(-np.inf).rank("dense").over("problem_id").cast(pl.Int64).alias("score_rank"),
         pl.len().over("problem_id").alias("pool_n"),
     )
-
-
-def _log_avoid(pool_n: np.ndarray, m: np.ndarray, n: int) -> np.ndarray:
-    """log C(N - m, n) / C(N, n): a random n-subset misses m given samples (-inf if impossible)."""
-    a = pool_n - m
-    ok = a >= n
-    val = gammaln(np.where(ok, a, n) + 1) - gammaln(np.where(ok, a, n) - n + 1)
-    val -= gammaln(pool_n + 1) - gammaln(pool_n - n + 1)
-    return np.where(ok, val, -np.inf)
 
 
 def preference_accuracy(
@@ -133,7 +147,7 @@ def preference_accuracy(
     pool_n = groups.get_column("pool_n").to_numpy().astype(np.float64)
     out = np.zeros((n_problems, ns.size))
     for j, n in enumerate(ns.tolist()):  # loop over subset sizes only
-        top = np.exp(_log_avoid(pool_n, above, n)) - np.exp(_log_avoid(pool_n, above + size, n))
+        top = np.exp(log_miss(pool_n, above, n)) - np.exp(log_miss(pool_n, above + size, n))
         out[:, j] = np.bincount(p, weights=top * share, minlength=n_problems)
     return out
 
@@ -187,7 +201,7 @@ def strategy_matrices(
         exact_feasible(part.get_column("len").to_numpy()) for part in cluster_sizes.partition_by("p")
     )
     if "oracle" in strategies:
-        out["oracle"] = (pass_matrix(pool_sizes, counts.get_column("c").to_numpy(), ns), zero, "exact")
+        out["oracle"] = (pass_at_k_matrix(pool_sizes, counts.get_column("c").to_numpy(), ns), zero, "exact")
     if "best_of_n" in strategies:
         out["best_of_n"] = (preference_accuracy(frame, pl.lit(True), pl.col("score"), n_problems, ns), zero, "exact")
     if "resample_until_weak_pass" in strategies:
@@ -235,6 +249,20 @@ def _monte_carlo(frame: pl.DataFrame, n_problems: int, ns: np.ndarray, rules: di
     return {name: (means[name], var[name], "monte_carlo") for name in rules}
 
 
+def expected_draws(pool: pl.DataFrame, ns: np.ndarray, strategy: str) -> np.ndarray:
+    """(P,) -> (len(ns),) mean over problems of the samples generated at each budget n."""
+    ns = np.asarray(ns, dtype=np.int64)
+    if strategy not in SEQUENTIAL:
+        return ns.astype(np.float64)
+    per = pool.group_by("problem_id").agg(pl.len().alias("N"), pl.col("weak_pass").sum().alias("A"))
+    big_n = per.get_column("N").to_numpy()[:, None]
+    accepted = per.get_column("A").to_numpy()[:, None]
+    j = np.arange(int(ns.max()))[None, :]
+    # P(T > j) = P(the first j draws miss every accepted sample); E[min(T, n)] = sum_{j<n} P(T > j)
+    survive = np.cumsum(np.exp(log_miss(big_n, accepted, j)), axis=1)
+    return survive[:, ns - 1].mean(axis=0)
+
+
 def default_ns(pool_n: int, points: int = 30) -> np.ndarray:
     """Every n for small pools, else log-spaced n from 1 to N (always including N)."""
     return np.arange(1, pool_n + 1) if pool_n <= points else np.unique(np.append(log_spaced_ks(pool_n, points), pool_n))
@@ -250,11 +278,15 @@ def strategy_curves(
     bom_threshold: float = 0.2,
     strategies: tuple[str, ...] = STRATEGIES,
 ) -> pl.DataFrame:
-    """Accuracy vs n for each strategy with bootstrap intervals over problems (STRATEGY_CURVE)."""
+    """Accuracy vs n for each strategy with bootstrap intervals over problems (STRATEGY_CURVE).
+
+    Only the strategies the pool supports (:func:`split_available`); the caller reports the rest.
+    """
     if ns is None:
         ns = default_ns(int(pool.group_by("problem_id").len().get_column("len").min()))
     ns = np.asarray(ns, dtype=np.int64)
-    mats = strategy_matrices(pool, ns, strategies, replicates, seed, bom_threshold)
+    strategies, _ = split_available(pool, strategies)
+    mats = strategy_matrices(pool, ns, strategies, replicates, seed, bom_threshold) if strategies else {}
     frames = []
     for name, (acc, mc_var, method) in mats.items():
         n_problems = acc.shape[0]
@@ -265,5 +297,8 @@ def strategy_curves(
             low, high = point, point
         se = np.sqrt(mc_var.sum(axis=0)) / n_problems
         frames.append(pl.DataFrame({"strategy": name, "n": ns, "accuracy": point, "ci_low": low,
-                                    "ci_high": high, "mc_se": se, "method": method}))
+                                    "ci_high": high, "mc_se": se, "method": method,
+                                    "mean_draws": expected_draws(pool, ns, name)}))
+    if not frames:
+        return pl.DataFrame(schema=STRATEGY_CURVE)
     return pl.concat(frames).select([pl.col(c).cast(t) for c, t in STRATEGY_CURVE.items()])

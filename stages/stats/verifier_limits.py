@@ -17,8 +17,13 @@ which, averaged over problems, can peak at a finite k: more samples reach more a
 but on problems where false positives dominate (p_c < c p_fp) every extra accepted answer costs.
 The optimal k for each c is the smallest k on the grid whose utility is within 1e-6 of the
 grid's maximum (the curves flatten exponentially, so a bare argmax would land wherever rounding
-peaks). Per-problem rates are plug-in estimates
-from the weak/strong verdicts (tp / n and fp / n); intervals are bootstrap over problems.
+peaks) -- but only for a curve that turns down. A utility that never decreases on the grid (c = 0
+always: every accepted answer gains) has no optimum: it **saturates**, reported as
+``saturates: true`` with ``k_opt`` null, not as the k where a tolerance happens to be crossed.
+The grid stops at N (the pool size: the plug-in rates say nothing about k past the data) unless
+``analyze.extrapolate_utility`` is set; the result then carries ``extrapolated: true``.
+Per-problem rates are plug-in estimates from the weak/strong verdicts (tp / n and fp / n);
+intervals are bootstrap over problems.
 """
 
 from __future__ import annotations
@@ -43,6 +48,17 @@ UTILITY_CURVE: Final[dict[str, pl.DataType]] = {
     "utility": pl.Float64(),
     "ci_low": pl.Float64(),
     "ci_high": pl.Float64(),
+}
+
+OPTIMAL: Final[dict[str, pl.DataType]] = {
+    "cost": pl.Float64(),
+    "k_opt": pl.Int64(),  # null when the utility saturates
+    "k_opt_ci_low": pl.Float64(),
+    "k_opt_ci_high": pl.Float64(),
+    "utility": pl.Float64(),  # at k_opt, or at the grid's end when saturating
+    "utility_at_1": pl.Float64(),
+    "saturates": pl.Boolean(),
+    "extrapolated": pl.Boolean(),  # the grid went past N
 }
 
 
@@ -105,6 +121,17 @@ def _first_near_max(curves: np.ndarray) -> np.ndarray:
     return np.argmax(curves >= curves.max(axis=1, keepdims=True) - UTILITY_TOL, axis=1)
 
 
+def _saturates(curves: np.ndarray) -> np.ndarray:
+    """Row-wise: the curve never decreases on the grid (no interior optimum to report)."""
+    return np.all(np.diff(curves, axis=1) >= -1e-12, axis=1)
+
+
+def k_grid(pool_n: int, k_max: int, extrapolate: bool) -> tuple[np.ndarray, bool]:
+    """Budgets 1..min(k_max, N), or 1..k_max when extrapolating; and whether k goes past N."""
+    top = k_max if extrapolate else min(k_max, pool_n)
+    return np.arange(1, max(top, 1) + 1, dtype=np.int64), top > pool_n
+
+
 def default_k_grid(k_max: int = 1000) -> np.ndarray:
     return np.arange(1, k_max + 1, dtype=np.int64)
 
@@ -116,12 +143,14 @@ def analyze_limits(
     n_boot: int = 1000,
     ci: float = 0.95,
     seed: int = 0,
+    extrapolated: bool = False,
 ) -> dict[str, object]:
     """Accuracy curve, ceiling, utility curves and optimal k per cost, with bootstrap intervals.
 
     Returns {"accuracy": frame(k, accuracy, ci_low, ci_high), "utility": UTILITY_CURVE frame,
-    "optimal": frame(cost, k_opt, k_opt_ci_low, k_opt_ci_high, utility, utility_at_1),
-    "ceiling": dict(value, ci_low, ci_high)}.
+    "optimal": frame(cost, k_opt, k_opt_ci_low, k_opt_ci_high, utility, utility_at_1, saturates,
+    extrapolated), "ceiling": dict(value, ci_low, ci_high)}. ``k_opt`` and its interval are null
+    when the utility saturates; the interval is over the replicates that have an optimum.
     """
     p_c, p_fp = rates(counts)
     k_arr = default_k_grid() if ks is None else np.asarray(ks, dtype=np.int64)
@@ -143,18 +172,26 @@ def analyze_limits(
         util = utility_matrix(p_c, p_fp, k_arr, cost)
         point, low, high = mean_ci(util)
         utility_frames.append(pl.DataFrame({"cost": float(cost), "k": k_arr, "utility": point, "ci_low": low, "ci_high": high}))
-        k_reps = k_arr[_first_near_max(w @ util / n_problems)].astype(np.float64)
+        reps = w @ util / n_problems
+        k_reps = k_arr[_first_near_max(reps)][~_saturates(reps)].astype(np.float64)
         best = int(_first_near_max(point[None, :])[0])
-        k_low, k_high = percentile_interval(k_reps, ci) if n_boot else (k_arr[best],) * 2
+        saturates = bool(_saturates(point[None, :])[0])
+        if saturates:
+            k_opt, k_low, k_high = None, None, None
+        else:
+            k_opt = int(k_arr[best])
+            k_low, k_high = (map(float, percentile_interval(k_reps, ci)) if n_boot and k_reps.size
+                             else (float(k_opt), float(k_opt)))
         optimal_rows.append(
-            {"cost": float(cost), "k_opt": int(k_arr[best]), "k_opt_ci_low": float(k_low),
-             "k_opt_ci_high": float(k_high), "utility": float(point[best]), "utility_at_1": float(point[0])}
+            {"cost": float(cost), "k_opt": k_opt, "k_opt_ci_low": k_low, "k_opt_ci_high": k_high,
+             "utility": float(point[-1] if saturates else point[best]), "utility_at_1": float(point[0]),
+             "saturates": saturates, "extrapolated": bool(extrapolated)}
         )
     return {
         "accuracy": pl.DataFrame({"k": k_arr, "accuracy": acc[0], "ci_low": acc[1], "ci_high": acc[2]}),
         "utility": pl.concat(utility_frames).select([pl.col(c).cast(t) for c, t in UTILITY_CURVE.items()])
         if utility_frames else pl.DataFrame(schema=UTILITY_CURVE),
-        "optimal": pl.DataFrame(optimal_rows),
+        "optimal": pl.DataFrame(optimal_rows, schema=OPTIMAL),
         "ceiling": {"value": float(ceil[0][0]), "ci_low": float(ceil[1][0]), "ci_high": float(ceil[2][0])},
     }
 

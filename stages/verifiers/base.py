@@ -35,9 +35,17 @@ class IOSuite:
     inputs: tuple[Any, ...]  # each item: the list of positional arguments of one call
     expected: tuple[Any, ...]  # expected return value per input (JSON-compatible)
     atol: float = 0.0
-    # "exact" (by type and value) or "set": the output's elements as a set, for tasks whose
-    # reference returns a collection in an arbitrary order (EvalPlus's set-equality oracle).
+    # "exact" (EvalPlus's equality: 1 == True, float tolerance), "strict" (by type and value) or
+    # "set": the output's elements as a set, for tasks whose reference returns a collection in
+    # an arbitrary order (EvalPlus's set-equality oracle). See docs/sandbox.md.
     compare: str = "exact"
+    # Per-input CPU limits (from the reference's time on each input) and the limit of loading
+    # the program; empty: the job's timeout covers the whole suite (docs/sandbox.md).
+    input_limits_s: tuple[float, ...] = ()
+    load_limit_s: float = 0.0
+    # The first cluster_inputs inputs always run and their raw outputs make the sample's output
+    # digest, its cluster for majority vote: no expected output takes part (None: not reserved).
+    cluster_inputs: int | None = None
 
 
 Suite = AssertSuite | IOSuite

@@ -33,7 +33,9 @@ def applicable_verifiers(problems: pl.DataFrame) -> list[str]:
     return [name for name, col in SUITE_COLUMNS.items() if (code[col].str.strip_chars() != "").any()]
 
 
-def _suite(name: str, problem: dict) -> Suite | None:
+def _suite(name: str, problem: dict, compare: str = "evalplus") -> Suite | None:
+    """The suite ``name`` of one problem; ``compare`` (``verify.compare``): ``evalplus``, the
+    reference harness's equality (``1 == True``, float tolerance), or ``strict`` (typed)."""
     if name == "weak_assert":
         return AssertSuite(problem["test"], problem["entry_point"]) if problem["test"].strip() else None
     inputs_col = SUITE_COLUMNS[name]
@@ -43,8 +45,24 @@ def _suite(name: str, problem: dict) -> Suite | None:
     inputs, expected = json.loads(problem[inputs_col]), json.loads(problem[outputs_col] or "null")
     if expected is None or len(expected) != len(inputs):
         return None
-    compare = "set" if problem.get("dataset") == "mbppplus" and problem["entry_point"] in MBPP_OUTPUT_SET_EQ_TASKS else "exact"
-    return IOSuite(problem["entry_point"], tuple(inputs), tuple(expected), float(problem["atol"] or 0.0), compare)
+    mode = "strict" if compare == "strict" else "exact"  # "exact": EvalPlus's own oracle
+    if problem.get("dataset") == "mbppplus" and problem["entry_point"] in MBPP_OUTPUT_SET_EQ_TASKS:
+        mode = "set"
+    # Clusters (majority vote) come from the raw outputs on the weak inputs (the first ones of
+    # the strong suite too), all of them run: never from agreement with the expected outputs.
+    weak = (problem.get("inputs_weak") or "").strip()
+    cluster = min(len(inputs), len(json.loads(weak)) if weak else len(inputs))
+    return IOSuite(problem["entry_point"], tuple(inputs), tuple(expected),
+                   float(problem["atol"] or 0.0), mode, cluster_inputs=cluster)
+
+
+def with_input_limits(suite: IOSuite, limits: dict[str, float], floor_s: float) -> IOSuite:
+    """The suite with each input's own CPU limit (``calibrate.Timeouts.inputs`` of its problem;
+    an input the reference was not timed on gets ``floor_s``, as does loading the program)."""
+    from stages.verifiers.sandbox.codec import encode_args
+
+    each = tuple(limits.get(encode_args(args), floor_s) for args in suite.inputs)
+    return replace(suite, input_limits_s=each, load_limit_s=floor_s)
 
 
 @dataclass(frozen=True)
@@ -55,11 +73,16 @@ class Prejudged:
 
 
 def plan_jobs(
-    name: str, problems: pl.DataFrame, samples: pl.DataFrame, timeouts: dict[str, float]
+    name: str, problems: pl.DataFrame, samples: pl.DataFrame, timeouts: dict[str, float],
+    compare: str = "evalplus",
 ) -> Iterator[ExecJob | Prejudged]:
     """One job (or a verdict decided up front) per sample, for verifier ``name``."""
     by_id = {p["problem_id"]: p for p in problems.iter_rows(named=True)}
-    suites = {pid: _suite(name, p) for pid, p in by_id.items()}
+    suites = {pid: _suite(name, p, compare) for pid, p in by_id.items()}
+    per_input = getattr(timeouts, "inputs", {})  # calibrate.Timeouts: limits per input
+    for pid, suite in suites.items():
+        if isinstance(suite, IOSuite) and pid in per_input:
+            suites[pid] = with_input_limits(suite, per_input[pid], getattr(timeouts, "floor", 0.0))
     for pid, idx, completion in samples.select("problem_id", "sample_idx", "completion").iter_rows():
         key = (pid, idx)
         problem = by_id[pid]
@@ -76,7 +99,10 @@ def plan_jobs(
         except (SyntaxError, ValueError) as exc:  # ValueError: null bytes in source
             yield Prejudged(ExecResult(key, "syntax_error", f"{type(exc).__name__}: {exc}"[:500]))
             continue
-        yield ExecJob(key, program, suite, timeouts.get(pid, 0.0))
+        limit = timeouts.get(pid, 0.0)
+        if isinstance(suite, IOSuite) and suite.input_limits_s:  # the job's whole budget
+            limit = suite.load_limit_s + sum(suite.input_limits_s)
+        yield ExecJob(key, program, suite, limit)
 
 
 def run_verifier(
@@ -86,14 +112,15 @@ def run_verifier(
     executor: Executor,
     timeouts: dict[str, float],
     on_result: callable = lambda r: None,  # type: ignore[valid-type]
+    compare: str = "evalplus",
 ) -> list[ExecResult]:
     """Run one code verifier over all samples; results in no particular order."""
-    planned = list(plan_jobs(name, problems, samples, timeouts))
+    planned = list(plan_jobs(name, problems, samples, timeouts, compare))
     results: list[ExecResult] = []
     for item in planned:
         if isinstance(item, Prejudged):
             # Decided without running; recorded under the level the other rows ran at.
-            result = replace(item.result, sandbox=executor.sandbox_level)
+            result = replace(item.result, sandbox=getattr(executor, "sandbox", executor.sandbox_level))
             results.append(result)
             on_result(result)
     jobs = [j for j in planned if isinstance(j, ExecJob)]

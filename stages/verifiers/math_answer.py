@@ -11,8 +11,11 @@ that holds threads can deadlock), and the parent only collects rows. A compariso
 time limit is ``unparseable`` with the reason in ``detail``, never ``incorrect``.
 
 Verdicts (closed vocabulary, ``stages.schemas.VERDICTS``):
-``correct`` / ``incorrect``; ``no_answer`` (nothing extracted); ``unparseable`` (an answer was
+``correct`` / ``incorrect``; ``no_answer`` (nothing extracted, or only an unboxed answer of a
+reply cut off at max tokens, or under ``verify.math_strict``); ``unparseable`` (an answer was
 extracted but could not be read as mathematics while gold could, or the comparison timed out).
+Each row's ``detail`` starts with ``method=<rule>`` (``math_extract.METHODS``), the rule that
+found the answer; :func:`extraction_shares` turns those into per-rule shares for the metrics.
 """
 
 from __future__ import annotations
@@ -29,13 +32,13 @@ from typing import Any, Final
 import polars as pl
 
 from stages.schemas import TIMINGS, VERDICTS_SCHEMA, conform
-from stages.verifiers.math_extract import exact_number, extract_answer, tidy
+from stages.verifiers.math_extract import CUT_OFF, METHODS, exact_number, final_answer, tidy
 
 NAME: Final[str] = "math_answer"
 DEFAULT_TIMEOUT_S: Final[int] = 5
 
-# (problem_id, gold, [(sample_idx, completion), ...]): one problem's samples, the unit of work.
-ProblemJob = tuple[str, str, list[tuple[int, str]]]
+# (problem_id, gold, [(sample_idx, completion, finish_reason), ...]): one problem's samples.
+ProblemJob = tuple[str, str, list[tuple[int, str, str | None]]]
 
 
 @dataclass(frozen=True)
@@ -114,15 +117,19 @@ def judge_answer(
     gold: str, completion: str | None, timeout_s: int = DEFAULT_TIMEOUT_S,
     _gold_cache: dict[str, list[Any]] | None = None,
     _memo: dict[str, tuple[str, str]] | None = None,
+    finish_reason: str | None = None,
+    strict: bool = False,
 ) -> MathVerdict:
     """Verdict of one completion against one gold answer (call in a main thread).
 
-    ``_memo`` (per problem) maps an extracted answer to its verdict: samples of one problem
-    share few distinct final answers, so most comparisons are looked up, not recomputed.
+    ``finish_reason`` ``length`` (cut off) and ``strict`` leave only a boxed answer
+    (``math_extract.final_answer``). ``_memo`` (per problem) maps an extracted answer to its
+    verdict: samples of one problem share few distinct final answers, so most comparisons are
+    looked up, not recomputed.
     """
-    ext = extract_answer(completion)
+    ext = final_answer(completion, finish_reason, strict)
     if ext.answer is None or not ext.answer.strip():
-        return MathVerdict("no_answer", None, "method=none")
+        return MathVerdict("no_answer", None, ext.detail() if ext.answer is None else "method=none")
     memo = _memo if _memo is not None else {}
     if ext.answer not in memo:
         fast = exact_verdict(gold, ext.answer)
@@ -137,15 +144,33 @@ def judge_answer(
     return MathVerdict(verdict, ext.answer, f"method={ext.method}{reason}")
 
 
-def verify_jobs(jobs: Sequence[ProblemJob], timeout_s: int = DEFAULT_TIMEOUT_S) -> list[dict]:
+def extraction_shares(verdicts: pl.DataFrame) -> dict[str, float]:
+    """Share of the ``math_answer`` rows whose answer each rule found, and of those whose
+    unboxed answer was set aside because the reply was cut off (metrics ``math/extracted_by/*``).
+
+    The last-number fallback's share says how much of the accuracy rests on the least reliable
+    rule; an empty table gives no keys (nothing to share out), not zeros.
+    """
+    detail = verdicts.filter(pl.col("verifier") == NAME)["detail"].fill_null("")
+    if detail.len() == 0:
+        return {}
+    method = detail.str.extract(r"^method=(\w+)", 1)
+    out = {f"math/extracted_by/{m}": float((method == m).sum()) / detail.len() for m in METHODS}
+    out["math/cut_off_unboxed"] = float(detail.str.contains(CUT_OFF, literal=True).sum()) / detail.len()
+    return out
+
+
+def verify_jobs(
+    jobs: Sequence[ProblemJob], timeout_s: int = DEFAULT_TIMEOUT_S, strict: bool = False
+) -> list[dict]:
     """Verdict rows for a chunk of problems; runs in a worker process's main thread."""
     rows: list[dict] = []
     gold_cache: dict[str, list[Any]] = {}
     for problem_id, gold, samples in jobs:
         memo: dict[str, tuple[str, str]] = {}
-        for sample_idx, completion in samples:
+        for sample_idx, completion, finish_reason in samples:
             start = time.perf_counter()
-            v = judge_answer(gold, completion, timeout_s, gold_cache, memo)
+            v = judge_answer(gold, completion, timeout_s, gold_cache, memo, finish_reason, strict)
             rows.append(
                 {
                     "problem_id": problem_id,
@@ -163,9 +188,12 @@ def verify_jobs(jobs: Sequence[ProblemJob], timeout_s: int = DEFAULT_TIMEOUT_S) 
 
 
 def problem_jobs(problems: pl.DataFrame, samples: pl.DataFrame) -> list[ProblemJob]:
-    """Group samples by problem with the gold answer; unknown or non-math problems are errors."""
+    """Group samples by problem with the gold answer; unknown or non-math problems are errors.
+
+    ``finish_reason`` is optional (null when absent: the reply is taken as complete)."""
     gold = problems.filter(pl.col("kind") == "math").select("problem_id", "answer")
-    joined = samples.select("problem_id", "sample_idx", "completion").join(
+    reason = pl.col("finish_reason") if "finish_reason" in samples.columns else pl.lit(None, pl.String)
+    joined = samples.select("problem_id", "sample_idx", "completion", reason.alias("finish_reason")).join(
         gold, on="problem_id", how="left"
     )
     missing = joined.filter(pl.col("answer").is_null())["problem_id"].unique().sort().to_list()
@@ -174,11 +202,11 @@ def problem_jobs(problems: pl.DataFrame, samples: pl.DataFrame) -> list[ProblemJ
             f"math_answer: samples refer to problem(s) with no math gold answer: {missing[:5]}"
         )
     grouped = joined.group_by("problem_id", "answer", maintain_order=True).agg(
-        pl.col("sample_idx"), pl.col("completion")
+        pl.col("sample_idx"), pl.col("completion"), pl.col("finish_reason")
     )
     return [
-        (pid, ans, list(zip(idx, comp, strict=True)))
-        for pid, ans, idx, comp in grouped.iter_rows()
+        (pid, ans, list(zip(idx, comp, why, strict=True)))
+        for pid, ans, idx, comp, why in grouped.iter_rows()
     ]
 
 
@@ -211,18 +239,19 @@ def run_in_processes(fn: Any, chunks: list[Any], workers: int, *args: Any) -> It
 
 def verify_math_timed(
     problems: pl.DataFrame, samples: pl.DataFrame, workers: int = 0,
-    timeout_s: int = DEFAULT_TIMEOUT_S,
+    timeout_s: int = DEFAULT_TIMEOUT_S, strict: bool = False,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(VERDICTS, TIMINGS) rows, verifier ``math_answer``, for every sample of a math problem.
 
-    ``workers``: processes (0: one per core). Safe to call from any thread. Wall times go to
-    the timings table so that the verdicts are identical across runs.
+    ``workers``: processes (0: one per core). ``strict``: ``verify.math_strict``. Safe to call
+    from any thread. Wall times go to the timings table so that the verdicts are identical
+    across runs.
     """
     jobs = problem_jobs(problems, samples)
     n = resolve_workers(workers)
     chunks = list(chunked(jobs, n * 4 if n > 1 else 1))
     rows: list[dict] = []
-    for part in run_in_processes(verify_jobs, chunks, n, timeout_s):
+    for part in run_in_processes(verify_jobs, chunks, n, timeout_s, strict):
         rows.extend(part)
     frame = pl.DataFrame(rows, schema={**VERDICTS_SCHEMA, **TIMINGS, "verdict": pl.String()})
     frame = frame.with_columns(cached=pl.lit(False)).sort("problem_id", "sample_idx")
@@ -231,7 +260,7 @@ def verify_math_timed(
 
 def verify_math(
     problems: pl.DataFrame, samples: pl.DataFrame, workers: int = 0,
-    timeout_s: int = DEFAULT_TIMEOUT_S,
+    timeout_s: int = DEFAULT_TIMEOUT_S, strict: bool = False,
 ) -> pl.DataFrame:
     """VERDICTS rows only (see :func:`verify_math_timed`)."""
-    return verify_math_timed(problems, samples, workers, timeout_s)[0]
+    return verify_math_timed(problems, samples, workers, timeout_s, strict)[0]

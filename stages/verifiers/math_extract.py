@@ -10,6 +10,12 @@ Order of rules (first that finds something wins):
 2. the last ``#### n`` line (GSM8K's own gold format, Cobbe et al. 2021);
 3. the last "the answer is ..." / "final answer: ...";
 4. the last number in the text (fallback, method ``last_number``).
+
+:func:`final_answer` then decides whether the sample committed to that answer: a reply cut off
+at the token limit (``finish_reason == "length"``) committed only to a ``\\boxed{}`` answer (the
+last number of a truncated derivation is an intermediate value), and under ``verify.math_strict``
+only a ``\\boxed{}`` answer counts (the Minerva/MATH rule). What was found and set aside is kept
+in ``Extraction.rejected`` so that the verdict's ``detail`` shows it.
 """
 
 from __future__ import annotations
@@ -47,6 +53,11 @@ class Extraction:
 
     answer: str | None
     method: str  # one of METHODS
+    rejected: str | None = None  # the rule whose answer was set aside, and why (final_answer)
+
+    def detail(self) -> str:
+        """What the verdict's ``detail`` records: ``method=<rule>`` [``; rejected=<rule> (why)``]."""
+        return f"method={self.method}" + (f"; rejected={self.rejected}" if self.rejected else "")
 
 
 def _balanced(text: str, open_at: int) -> str | None:
@@ -122,6 +133,23 @@ def extract_answer(text: str | None) -> Extraction:
     if numbers:
         return Extraction(tidy(numbers[-1].replace(" ", "")), "last_number")
     return Extraction(None, "none")
+
+
+CUT_OFF: Final[str] = "cut off at max tokens"
+STRICT: Final[str] = "verify.math_strict"
+
+
+def final_answer(text: str | None, finish_reason: str | None = None, strict: bool = False) -> Extraction:
+    """The answer a sample committed to: :func:`extract_answer`, less what a cut-off reply or
+    strict mode does not commit to (see module docstring); a boxed answer always counts."""
+    ext = extract_answer(text)
+    if ext.method in ("boxed", "none"):
+        return ext
+    if strict:
+        return Extraction(None, "none", f"{ext.method} ({STRICT})")
+    if finish_reason == "length":
+        return Extraction(None, "none", f"{ext.method} ({CUT_OFF})")
+    return ext
 
 
 def exact_number(answer: str) -> Fraction | None:

@@ -23,7 +23,7 @@ def verify_math_problems(
     if math.height == 0:
         return empty(VERDICTS_SCHEMA), empty(TIMINGS)
     own = samples.filter(pl.col("problem_id").is_in(math["problem_id"].implode()))
-    verdicts, timings = verify_math_timed(math, own, params.workers)
+    verdicts, timings = verify_math_timed(math, own, params.workers, strict=params.math_strict)
     if params.judge != "none":
         jv, jt = judge_verdicts_timed(math, own, params, truth=truth_from_verdicts(verdicts))
         verdicts, timings = pl.concat([verdicts, jv]), pl.concat([timings, jt])

@@ -34,6 +34,7 @@ import asyncio
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,11 +66,18 @@ class FakeServer:
     slow_s: float = 2.0
     delay_s: float = 0.0  # added to every generation reply (a slow GPU)
     startup_delay_s: float = 0.0
+    # Play SGLang's Rust router (sgl-router GenerateRequest): `text` must be a string and
+    # `sampling_params` one object (422 otherwise, from its JSON extractor); n != 1 is refused.
+    router: bool = False
     port: int = 0
+    list_models: bool = True  # False: /v1/models lists nothing (some servers do)
+    rewrite: Callable[[str, dict, Any], Any] | None = None  # (path, body, reply) -> reply to send
     record: bool = True
     requests: list[tuple[str, dict]] = field(default_factory=list)
     headers_seen: list[dict[str, str]] = field(default_factory=list)
     count: int = 0
+    in_flight: int = 0  # generation requests being answered now, and the most at once
+    max_in_flight: int = 0
 
     # --- lifecycle -------------------------------------------------------------------------
     @property
@@ -179,10 +187,16 @@ class FakeServer:
             extra = b"Retry-After: 0\r\n" if fault == "429" else b""
             _write(writer, int(fault), {"error": {"message": f"injected {fault}"}}, extra)
             return True
-        if self.delay_s and path in ("/generate", "/v1/completions", "/v1/chat/completions"):
+        generation = path in ("/generate", "/v1/completions", "/v1/chat/completions")
+        self.in_flight += generation
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        if self.delay_s and generation:
             await asyncio.sleep(self.delay_s)
+        self.in_flight -= generation
         try:
             status, payload = self._route(method, path, headers, body)
+            if self.rewrite is not None and status == 200:
+                payload = self.rewrite(path, body, payload)
         except (
             KeyError,
             TypeError,
@@ -230,6 +244,13 @@ class FakeServer:
                 "architectures": ["FakeForCausalLM"],
             }
         if path == "/generate":
+            if self.router:
+                sp = body.get("sampling_params") or {}
+                if not isinstance(body.get("text"), str) or not isinstance(sp, dict):
+                    return 422, {"error": "Failed to deserialize the JSON body into the target "
+                                          "type: text: invalid type: sequence, expected a string"}
+                if int(sp.get("n", 1)) != 1:
+                    return 400, {"error": {"message": "n != 1 is not supported"}}
             return generate_reply(self.responder, body)
         if path.startswith("/v1/"):
             if (
@@ -242,7 +263,8 @@ class FakeServer:
             if path == "/v1/chat/completions":
                 return openai_reply(self.responder, body, True, self.model_path)
             if path == "/v1/models":
-                return 200, {"object": "list", "data": [{"id": self.model_path, "object": "model"}]}
+                models = [{"id": self.model_path, "object": "model"}] if self.list_models else []
+                return 200, {"object": "list", "data": models}
         return 404, {"detail": "Not Found"}
 
 
@@ -251,6 +273,7 @@ _REASONS = {
     400: b"Bad Request",
     401: b"Unauthorized",
     404: b"Not Found",
+    422: b"Unprocessable Entity",
     429: b"Too Many Requests",
     500: b"Internal Server Error",
     503: b"Service Unavailable",
@@ -278,6 +301,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--dp", type=int, default=1)
     ap.add_argument("--startup-delay", type=float, default=0.0)
     ap.add_argument("--instant", action="store_true", help="cheapest replies (benchmarks)")
+    ap.add_argument("--router", action="store_true", help="refuse list fields like sgl-router")
     args, unknown = ap.parse_known_args(argv)
     print(
         f"fake server: model={args.model_path} tp={args.tp} dp={args.dp} ignored={unknown}",
@@ -289,6 +313,7 @@ def main(argv: list[str] | None = None) -> None:
         port=args.port,
         record=False,
         startup_delay_s=args.startup_delay,
+        router=args.router,
     )
     server.start()
     print(f"fake server: listening on {server.url}", flush=True)

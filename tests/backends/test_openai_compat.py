@@ -10,10 +10,11 @@ import pytest
 import yaml
 
 from stages.backends import get_backend, sample_seed
+from stages.backends.http_client import ServerGone
 from stages.io import write_table
 from stages.params import GenerateParams
 from stages.schemas import PROBLEMS
-from tests.backends.fake_server import FakeServer, faults_at, faults_when
+from tests.backends.fake_server import FakeServer, GenReply, faults_at, faults_when
 from tests.backends.problem_rows import as_problems
 
 COMPLETION_FIELDS = {
@@ -27,7 +28,9 @@ COMPLETION_FIELDS = {
     "stop",
     "logprobs",
 }
-CHAT_FIELDS = {"model", "messages", "n", "max_tokens", "temperature", "top_p", "seed", "logprobs"}
+CHAT_FIELDS = {
+    "model", "messages", "n", "max_tokens", "temperature", "top_p", "seed", "logprobs", "top_logprobs",
+}
 
 
 def problems() -> pl.DataFrame:
@@ -90,11 +93,22 @@ def test_chat_request_shape_and_math_reply_kept_whole() -> None:
         df = run(params(srv.url, chat=True), n=2)
     bodies = [b for p, b in srv.requests if p == "/v1/chat/completions"]
     assert bodies and all(set(b) <= CHAT_FIELDS and b["logprobs"] is True for b in bodies)
+    assert all(b["top_logprobs"] == 1 for b in bodies)  # llama-cpp sends no logprobs without it
     assert bodies[0]["messages"] == [
         {"role": "user", "content": bodies[0]["messages"][0]["content"]}
     ]
     math = df.filter(pl.col("problem_id") == "A/1")
     assert not math["completion"][0].startswith("\n")  # math replies are not code-extracted
+    assert math["raw_completion"].to_list() == math["completion"].to_list()
+
+
+def test_a_chat_reply_is_kept_whole_next_to_the_code_taken_from_it() -> None:
+    reply = "Sure! Here it is:\n```python\ndef g(x):\n    return x\n```\nHope it helps."
+    with FakeServer(responder=lambda req: GenReply(text=reply)) as srv:
+        df = run(params(srv.url, chat=True), n=1)
+    code = df.filter(pl.col("problem_id") == "A/0")
+    assert code["completion"][0] == "\ndef g(x):\n    return x\n"
+    assert code["raw_completion"][0] == reply
     assert (df["mean_logprob"] < 0).all()
 
 
@@ -119,12 +133,66 @@ def test_a_request_that_keeps_failing_becomes_error_rows_for_its_samples() -> No
     assert df.filter(pl.col("problem_id") == "A/0")["error"].null_count() == 4
 
 
-def test_a_wrong_api_key_is_an_error_row_naming_the_status(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_wrong_api_key_stops_the_run_naming_the_status_and_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("INFSCALE_TEST_KEY", "wrong")
-    with FakeServer(api_key="right") as srv:
-        df = run(params(srv.url, api_key_env="INFSCALE_TEST_KEY"), n=1)
-    assert df["error"].str.contains("HTTP 401").all()
-    assert srv.count == 2  # 401 is not retried
+    with FakeServer(api_key="right") as srv, pytest.raises(ServerGone) as err:
+        run(params(srv.url, api_key_env="INFSCALE_TEST_KEY"), n=1)
+    assert "HTTP 401" in str(err.value) and "read from $INFSCALE_TEST_KEY" in str(err.value)
+    assert "wrong" not in str(err.value)
+    assert srv.count == 1  # the model check at the start; 401 is not retried
+
+
+def test_an_unset_key_variable_is_named_when_the_server_refuses(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("INFSCALE_TEST_KEY", raising=False)
+    with FakeServer(api_key="right") as srv, pytest.raises(ServerGone, match=r"\$INFSCALE_TEST_KEY is unset"):
+        run(params(srv.url, api_key_env="INFSCALE_TEST_KEY"), n=1)
+
+
+def test_generate_model_is_checked_against_the_served_models() -> None:
+    with FakeServer() as srv:
+        p = params(srv.url).model_copy(update={"model": "synthetic-beta-policy"})
+        with pytest.raises(ValueError, match=r"serves 'fake/test-model'.*generate.model is 'synthetic-beta-policy'"):
+            run(p)
+    assert not [r for r, _ in srv.requests if r == "/v1/completions"]  # stopped before any sample
+
+
+def test_a_server_listing_no_models_is_used_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    with FakeServer(list_models=False) as srv:
+        df = run(params(srv.url), n=1)
+    assert df["error"].null_count() == 2
+    assert "lists no models" in caplog.text
+
+
+def test_a_server_without_logprobs_is_warned_about_once(caplog: pytest.LogCaptureFixture) -> None:
+    def no_logprobs(path: str, body: dict, reply: dict) -> dict:
+        for ch in reply.get("choices", []):
+            ch["logprobs"] = None
+        return reply
+
+    with FakeServer(rewrite=no_logprobs) as srv:
+        backend = get_backend("openai", params(srv.url, chat=True))
+        df = pl.concat(list(backend.generate(problems(), 3, 0)))
+    assert df["mean_logprob"].null_count() == 6 and df["error"].null_count() == 6
+    assert caplog.text.count("returned no logprobs") == 1
+    assert backend.metadata["samples_without_logprobs"] == 6
+
+
+def test_a_launched_server_gets_one_request_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """launch: llamacpp (single-slot server): concurrency 1 whatever openai.concurrency says."""
+    import contextlib
+
+    from stages.backends import openai_compat
+
+    with FakeServer(delay_s=0.02) as srv:
+        monkeypatch.setattr(openai_compat.OpenAIBackend, "_server",
+                            lambda self: contextlib.nullcontext(srv.url + "/v1"))
+        monkeypatch.setattr(openai_compat.OpenAIBackend, "fingerprint", lambda self: "")
+        run(params(srv.url, launch="llamacpp", concurrency=8), n=4)
+    assert srv.max_in_flight == 1
 
 
 @pytest.mark.slow  # runs the whole stage (its Great Expectations import is slow)

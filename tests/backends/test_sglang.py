@@ -216,3 +216,44 @@ def test_a_server_that_dies_mid_run_stops_the_run_instead_of_writing_error_rows(
                 got.append(frame)
     rows = pl.concat(got)  # replies before the server died, then error rows until the third failure
     assert rows.height == 12 and rows["error"].null_count() == 6
+
+
+# --- request shapes: SGLang's Python server takes list fields, the Rust router does not -------
+
+
+def test_no_request_asks_for_n_and_every_sample_has_its_own_rid() -> None:
+    with FakeServer() as srv:
+        run(params(srv.url), n=8)
+    gens = [body for path, body in srv.requests if path == "/generate"]
+    assert all("n" not in sp for b in gens for sp in b["sampling_params"])
+    rids = [r for b in gens for r in b["rid"]]
+    assert len(rids) == len(set(rids)) == 3 * 8
+
+
+def test_auto_falls_back_to_one_request_per_sample_against_the_rust_router() -> None:
+    with FakeServer(router=True) as srv:
+        df = run(params(srv.url, concurrency=8), n=8, seed=7)
+    assert df.height == 24 and df["error"].null_count() == 24  # nothing lost to the refusal
+    gens = [body for path, body in srv.requests if path == "/generate"]
+    batched = [b for b in gens if isinstance(b["text"], list)]
+    assert len(batched) == 1  # the shape is probed once, not once per request in flight
+    singles = [b for b in gens if isinstance(b["text"], str)]
+    assert len(singles) == 24 and all(isinstance(b["sampling_params"], dict) for b in singles)
+    assert len({b["rid"] for b in singles}) == 24
+    assert sorted(b["sampling_params"]["sampling_seed"] for b in singles) == sorted(df["seed"])
+
+
+def test_single_shape_samples_equal_batched_samples() -> None:
+    with FakeServer() as srv:
+        batched = run(params(srv.url, request_shape="batch"), n=5, seed=3)
+    with FakeServer(router=True) as srv:
+        single = run(params(srv.url, request_shape="single"), n=5, seed=3)
+    assert all(isinstance(b["text"], str) for p, b in srv.requests if p == "/generate")
+    cols = ["problem_id", "sample_idx", "seed", "completion", "finish_reason", "mean_logprob"]
+    assert single.select(cols).equals(batched.select(cols))
+
+
+def test_batch_shape_against_the_router_gives_error_rows_not_a_silent_switch() -> None:
+    with FakeServer(router=True) as srv:
+        df = run(params(srv.url, request_shape="batch", give_up_after=1000), n=4)
+    assert df["error"].null_count() == 0 and df["error"].str.contains("HTTP 422").all()

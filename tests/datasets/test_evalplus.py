@@ -93,19 +93,18 @@ def test_mbppplus_from_mirror(mirror_dir: Path) -> None:
 
 
 @pytest.mark.mirror
-def test_mbppplus_falls_back_to_the_raw_canonical_file(mirror_dir: Path, tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    """A mirror holding the canonical (uncompressed) bytes serves too, with the same hash."""
+def test_mbppplus_reads_the_raw_canonical_file_too(mirror_dir: Path, tmp_path: Path) -> None:
+    """A tracked copy holding the canonical (uncompressed) bytes serves too, with the same hash."""
     raw = gzip.decompress((mirror_dir / evalplus.MBPPPLUS.relpath).read_bytes())
     assert hashlib.sha256(raw).hexdigest() == evalplus.MBPPPLUS_RAW.sha256
     target = tmp_path / evalplus.MBPPPLUS_RAW.relpath
     target.parent.mkdir(parents=True)
     target.write_bytes(raw)
-    monkeypatch.setattr(mirror, "mirror_dirs", lambda: [tmp_path])
-    monkeypatch.setattr(mirror, "CACHE_DIR", tmp_path / "cache")
-    assert evalplus.locate_mbppplus() == target
+    path, pin = mirror.find(evalplus.PINS["mbppplus"], tmp_path)
+    assert (path, pin) == (target, evalplus.MBPPPLUS_RAW)
     records, digest = evalplus.read_records(target)
     assert len(records) == 399 and digest == evalplus.MBPPPLUS_RAW.sha256
+    assert evalplus.raw_problems("mbppplus", tmp_path).height == 399
 
 
 @pytest.mark.slow

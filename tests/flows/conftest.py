@@ -37,19 +37,22 @@ def small_config() -> RunConfig:
 @pytest.fixture(scope="session")
 def small_run(tmp_path_factory: pytest.TempPathFactory, small_config: RunConfig) -> Path:
     """A run directory made by the task functions called plainly (``.fn``), as tests should."""
+    from prefect.logging import disable_run_logger
+
     from flows import tasks
 
     run_dir = str(tmp_path_factory.mktemp("run"))
     c = small_config
-    problems = tasks.prepare_task.fn(c.base, c.prepare, c.augment, run_dir)
-    samples = tasks.generate_task.fn(problems, c.base, c.generate, run_dir)
-    names = tasks.verifier_names(problems)
-    chunk = tasks.verify_chunk_task.fn(problems, samples, ["HumanEval/0", "HumanEval/1", "HumanEval/2",
-                                                          "HumanEval/3"], names, c.verify, run_dir)
-    verdicts = tasks.merge_verdicts_task.fn([chunk], run_dir, c.generate.n_samples)
-    params_ref = tasks.write_run_params(run_dir, load_raw(ROOT / "params.yaml", SMALL))
-    analysis = tasks.analyze_task.fn(verdicts, samples, params_ref, run_dir)
-    tasks.report_task.fn(analysis, run_dir)
+    with disable_run_logger():  # tasks may log with get_run_logger(); .fn has no run context
+        problems = tasks.prepare_task.fn(c.base, c.prepare, c.augment, run_dir)
+        samples = tasks.generate_task.fn(problems, c.base, c.generate, run_dir)
+        names = tasks.verifier_names(problems)
+        chunk = tasks.verify_chunk_task.fn(problems, samples, ["HumanEval/0", "HumanEval/1", "HumanEval/2",
+                                                              "HumanEval/3"], names, c.verify, run_dir)
+        verdicts = tasks.merge_verdicts_task.fn([chunk], run_dir, c.generate.n_samples)
+        params_ref = tasks.write_run_params(run_dir, load_raw(ROOT / "params.yaml", SMALL))
+        analysis = tasks.analyze_task.fn(verdicts, samples, params_ref, run_dir)
+        tasks.report_task.fn(analysis, run_dir)
     return Path(run_dir)
 
 

@@ -27,13 +27,14 @@ pytestmark = [pytest.mark.prefect, pytest.mark.slow]
 def _run_stage_mains(workdir: Path, overrides: dict) -> None:
     """What `dvc repro` runs: each stage's main(), in a fresh working directory."""
     from stages import analyze, generate, prepare, report, verify
+    from stages.datasets import fetch
 
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "params.yaml").write_text(yaml.safe_dump(apply_overrides(read_yaml(ROOT / "params.yaml"), overrides)))
     old = Path.cwd()
     os.chdir(workdir)
     try:
-        for stage in (prepare, generate, verify, analyze, report):
+        for stage in (fetch, prepare, generate, verify, analyze, report):
             stage.main([])
         from flows import tracking
 
@@ -46,21 +47,21 @@ def test_evaluate_flow_end_to_end_matches_stage_mains_and_resumes(
         prefect_server: None, mlflow_uri: str, tmp_path: Path) -> None:
     run_dir = tmp_path / "flow"
     result = evaluate(str(ROOT / "params.yaml"), SMALL, str(run_dir), chunks=3, track=True)
-    metrics = yaml.safe_load((run_dir / "metrics/metrics.json").read_text())
+    metrics = yaml.safe_load((run_dir / "metrics/details.json").read_text())
     assert result["metrics"] == metrics and metrics["n_problems"] == 5 and metrics["n_samples"] == 5
     for table in ("problems", "samples", "verdicts", "counts", "curve", "metrics"):
         assert yaml.safe_load((run_dir / f"data/validation/{table}.json").read_text())["success"]
     run = client().get_run(result["mlflow_run_ids"]["all"])
     assert run.data.tags["infscale.source"] == "flow"
-    assert run.data.metrics["weak_assert/pass_at_1"] == pytest.approx(metrics["weak_assert"]["pass@1"])
+    assert run.data.metrics["0_weak_assert/pass_at_1"] == pytest.approx(metrics["weak_assert"]["pass@1"])
 
     # The DVC entries on identical params give identical metrics and verdicts.
     dvc_dir = tmp_path / "dvc"
     _run_stage_mains(dvc_dir, SMALL)
-    assert yaml.safe_load((dvc_dir / "metrics/metrics.json").read_text()) == metrics
+    assert yaml.safe_load((dvc_dir / "metrics/details.json").read_text()) == metrics
     assert pl.read_parquet(dvc_dir / "data/verdicts.parquet").equals(pl.read_parquet(run_dir / "data/verdicts.parquet"))
     tracked = client().search_runs([run.info.experiment_id], "tags.`infscale.source` = 'dvc'")
-    assert tracked and tracked[0].data.metrics["weak_assert/pass_at_1"] == pytest.approx(metrics["weak_assert"]["pass@1"])
+    assert tracked and tracked[0].data.metrics["0_weak_assert/pass_at_1"] == pytest.approx(metrics["weak_assert"]["pass@1"])
 
     # A re-run resumes from the cache: no stage rewrites its output.
     stamp = {p: p.stat().st_mtime_ns for p in (run_dir / "data").glob("*.parquet")}

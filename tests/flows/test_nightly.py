@@ -48,3 +48,31 @@ def test_prefect_yaml_deploys_the_nightly_flow_on_the_default_cron() -> None:
     assert dep["entrypoint"] == "flows/nightly.py:nightly"
     assert dep["schedules"][0]["cron"] == read_yaml(ROOT / "params.yaml")["nightly"]["cron"]
     assert dep["work_pool"]["name"] == "infscale-process"
+
+
+def _all_runs(mc) -> set[str]:
+    return {r.info.run_id for r in mc.search_runs([e.experiment_id for e in mc.search_experiments()])}
+
+
+def test_bad_matrix_entry_names_the_entry_and_creates_no_mlflow_run(
+        params: Path, mlflow_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flows.config import validate_matrix
+    from flows.tracking import client
+    from stages.params import ParamsError
+
+    before = _all_runs(client())
+    raw = yaml.safe_load(params.read_text())
+    raw["nightly"]["models"][1]["set"] = {"generate.synthetic.bta": 3.0}
+    params.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ParamsError, match=r"nightly.models\[1\] \(b\).set .*generate.synthetic.bta=3.0: "
+                                          r"unknown key .*did you mean 'generate.synthetic.beta'"):
+        validate_matrix(params)
+    with pytest.raises(ParamsError, match="generate.synthetic.bta"):
+        nightly_module.nightly.fn(str(params))  # the flow body, without Prefect
+    # The MLflow store is shared by the session's tests: no run may be added by this call.
+    assert _all_runs(client()) == before
+    started: list = []
+    monkeypatch.setattr(nightly_module, "nightly", lambda *a, **k: started.append(a))
+    with pytest.raises(SystemExit) as info:
+        nightly_module.main(["run", "--once", "--params", str(params), "--set", "prepare.limt=2"])
+    assert info.value.code == 2 and started == []

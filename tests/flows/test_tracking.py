@@ -48,10 +48,10 @@ def test_run_has_params_tags_metrics_curve_artifacts_and_input(small_run: Path, 
     assert tags["infscale.backend"] == "synthetic" and tags["infscale.model"] == "synthetic-beta-policy"
     assert len(tags["infscale.dataset_hash"]) == 64 and "infscale.git_commit" in tags
     m = run.data.metrics
-    assert {"weak_assert/pass_at_1", "weak_assert/coverage_at_4", "n_problems"} <= set(m)
+    assert {"0_weak_assert/pass_at_1", "0_weak_assert/coverage_at_4", "0_n_problems"} <= set(m)
     curve = mc.get_metric_history(run_id, "weak_assert/pass_at_k")
     assert sorted(p.step for p in curve) == [1, 2, 3, 4]
-    assert abs(next(p.value for p in curve if p.step == 1) - m["weak_assert/pass_at_1"]) < 1e-6
+    assert abs(next(p.value for p in curve if p.step == 1) - m["0_weak_assert/pass_at_1"]) < 1e-6
     files = {a.path for a in mc.list_artifacts(run_id)}
     assert {"coverage.png", "counts.parquet", "metrics.json", "params.yaml", "validation"} <= files
     assert yaml.safe_load(Path(mc.download_artifacts(run_id, "params.yaml", str(small_run))).read_text()) == raw
@@ -69,3 +69,44 @@ def test_nightly_children_nest_under_the_parent(small_run: Path, mlflow_uri: str
     assert run.data.tags["mlflow.parentRunId"] == parent
     assert run.data.tags["infscale.verifier"] == "weak_assert"
     assert run.info.run_name.endswith("· weak_assert")
+
+
+def test_a_run_reads_well_in_the_ui(small_run: Path, mlflow_uri: str) -> None:
+    """Issue 17: classic experiment, name leads with what differs, headline metrics sort first,
+    the curve and its band per k (step = k), a band PNG, the overrides as tags."""
+    from flows.mlflow_views import (
+        CURVE_ARTIFACT,
+        EXPERIMENT_KIND,
+        EXPERIMENT_KIND_TAG,
+        HEADLINE_PREFIX,
+    )
+
+    overrides = {"prepare.limit": 4, "generate.n_samples": 4, "generate.synthetic.beta": 3.0}
+    raw = load_raw(ROOT / "params.yaml", overrides)
+    record = record_from_files(raw_params=raw, root=small_run, source="test", overrides=overrides)
+    run_id = log_record(record, experiment="infscale-ui")
+    mc = client()
+    run = mc.get_run(run_id)
+    assert mc.get_experiment(run.info.experiment_id).tags[EXPERIMENT_KIND_TAG] == EXPERIMENT_KIND
+    assert run.info.run_name.startswith("synthetic-beta-policy · humaneval · N=4 · beta=3.0, limit=4 · ")
+    assert run.data.tags["infscale.set.generate.synthetic.beta"] == "3.0"
+    m = run.data.metrics
+    first = sorted(m)[:3]
+    assert all(name.startswith(HEADLINE_PREFIX) for name in first)
+    assert {f"{HEADLINE_PREFIX}weak_assert/pass_at_1", f"{HEADLINE_PREFIX}n_problems"} <= set(m)
+    assert "weak_assert/pass_at_1" not in m  # logged once, under its headline name
+    assert not any(name.startswith(HEADLINE_PREFIX + "strategies") for name in m)
+    low = mc.get_metric_history(run_id, "weak_assert/pass_at_k_ci_low")
+    assert sorted(p.step for p in low) == [1, 2, 3, 4]
+    assert {a.path for a in mc.list_artifacts(run_id, "plots")} >= {CURVE_ARTIFACT}
+    samples_dir = {a.path for a in mc.list_artifacts(run_id, "samples")}
+    assert samples_dir & {"samples/inspection.json", "samples/inspection.txt"}
+
+
+def test_tracked_names_put_headline_metrics_first() -> None:
+    from flows.tracking import tracked_metrics
+
+    names = tracked_metrics({"weak_assert": {"pass@1": 0.5, "pass@2": 0.6}, "n_problems": 4,
+                             "strategies": {"majority": {"n=2": 0.1}}})
+    assert names == {"0_weak_assert/pass_at_1": 0.5, "weak_assert/pass_at_2": 0.6, "0_n_problems": 4.0,
+                     "strategies/majority/n_2": 0.1}

@@ -44,7 +44,7 @@ def test_full_analysis_has_every_part_and_is_json_safe() -> None:
     metrics = result.metrics
     assert {"pass@1", "pass@10", "pass@1_ci", "coverage@40"} <= set(metrics["strong_io"])
     assert metrics["false_positives"]["weak"] == "weak_io"
-    assert 0 < metrics["false_positives"]["fp_given_weak_pass"] < 1
+    assert 0 < metrics["false_positives"]["fp_share_of_weak_passes"] < 1
     assert set(metrics["strategies"]) >= {"majority_vote", "best_of_majority", "surprisal_guided"}
     assert metrics["costs"]["cost_per_sample"] == pytest.approx((200 * 0.15 + 100 * 0.60) / 1e6)
     json.dumps(metrics, allow_nan=False)
@@ -69,3 +69,29 @@ def test_pair_picking() -> None:
 
 def test_finite_turns_nan_and_inf_into_none() -> None:
     assert finite({"a": [float("nan"), 1.0], "b": float("inf"), "c": np.int64(3)}) == {"a": [None, 1.0], "b": None, "c": 3}
+
+
+def test_error_rows_leave_n_and_are_counted_per_verifier() -> None:
+    """Failed generations are not wrong answers: out of n, counted as n_failed, shortfalls named."""
+    verdicts, samples = simulated_run(problems=8, n=12)
+    failed = (pl.col("problem_id") == "p00") & (pl.col("sample_idx") < 9)  # p00 keeps 3 judged samples
+    verdicts = verdicts.with_columns(pl.when(failed).then(pl.lit("gen_error")).otherwise(pl.col("verdict")).alias("verdict"))
+    params = AnalyzeParams(bootstrap=20, utility_k_max=20, strategy_replicates=10, headline_k=[1, 10])
+    metrics = run_analysis(verdicts, params, seed=0, samples=samples).metrics
+    for name in ("weak_io", "strong_io"):
+        assert metrics[name]["n_failed"] == 9
+        assert "pass@10" not in metrics[name] and "p00" in metrics[name]["skipped"]["pass@10"]
+    assert "coverage@3" in metrics["strong_io"]  # the curve stops at the smallest judged n
+    assert metrics["false_positives"]["n_samples"] == 8 * 12 - 9
+
+
+def test_strategies_without_scores_are_skipped_with_the_reason() -> None:
+    verdicts, samples = simulated_run(problems=8, n=12)
+    verdicts = verdicts.with_columns(pl.lit(None, dtype=pl.Float64).alias("score"))
+    samples = samples.with_columns(pl.lit(None, dtype=pl.Float64).alias("mean_logprob"))
+    result = run_analysis(verdicts, AnalyzeParams(bootstrap=20, utility_k_max=20, strategy_replicates=10), 0, samples)
+    strategies = result.metrics["strategies"]
+    for name in ("best_of_n", "weighted_majority", "surprisal_guided", "best_of_majority"):
+        assert "scores" in strategies[name]["skipped"]
+        assert name not in set(result.tables["strategies"]["strategy"])
+    assert "acc@12" in strategies["majority_vote"]

@@ -33,6 +33,21 @@ def test_cost_of_pass_is_cost_over_accuracy_and_null_at_zero() -> None:
     assert out["cost_of_pass"].to_list()[1:] == pytest.approx([0.02 / 0.5, 0.04 / 0.8])
 
 
+def test_sequential_strategy_is_charged_its_expected_draws_not_n() -> None:
+    """resample_until_weak_pass on a pool where every sample passes stops after one draw."""
+    from stages.stats.strategies import strategy_curves
+
+    pool = pl.DataFrame({"problem_id": ["a"] * 4 + ["b"] * 4, "sample_idx": list(range(4)) * 2,
+                         "cluster": ["x"] * 8, "score": [None] * 8, "weak_pass": [True] * 8,
+                         "correct": [True, False] * 4})
+    curves = strategy_curves(pool, ns=[1, 4], n_boot=0).filter(pl.col("strategy") != "oracle")
+    out = cost_of_pass(curves, 0.01).filter(pl.col("n") == 4)
+    by = {r["strategy"]: r for r in out.iter_rows(named=True)}
+    assert by["resample_until_weak_pass"]["cost"] == pytest.approx(0.01)  # one draw, not four
+    assert by["majority_vote"]["cost"] == pytest.approx(0.04)
+    assert by["resample_until_weak_pass"]["cost_of_pass"] == pytest.approx(0.01 / 0.5)
+
+
 def test_frontier_drops_dominated_rows() -> None:
     rows = pl.DataFrame({"model": ["a", "a", "b", "b"], "strategy": ["x"] * 4, "n": [1, 2, 1, 2],
                          "accuracy": [0.5, 0.6, 0.4, 0.9], "cost": [1.0, 2.0, 1.5, 3.0]})

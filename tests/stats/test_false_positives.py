@@ -35,10 +35,10 @@ def test_pooled_rates_match_direct_counts() -> None:
     flags = paired_flags(verdicts, "weak", "strong")
     out = pooled_rates(pair_counts(flags), n_boot=200)
     wp, sp = flags["weak_pass"].to_numpy(), flags["strong_pass"].to_numpy()
-    assert out["fp_given_weak_pass"] == pytest.approx((wp & ~sp).sum() / wp.sum())
+    assert out["fp_share_of_weak_passes"] == pytest.approx((wp & ~sp).sum() / wp.sum())
     assert out["weak_pass_strong_fail"] == pytest.approx((wp & ~sp).mean())
     assert out["weak_fail_strong_pass"] == 0.0
-    assert out["fp_given_weak_pass_ci_low"] <= out["fp_given_weak_pass"] <= out["fp_given_weak_pass_ci_high"]
+    assert out["fp_share_of_weak_passes_ci_low"] <= out["fp_share_of_weak_passes"] <= out["fp_share_of_weak_passes_ci_high"]
 
 
 def test_interval_covers_the_known_false_positive_rate() -> None:
@@ -57,8 +57,8 @@ def test_per_problem_rates_have_exact_binomial_intervals() -> None:
                            "wp_sf": [2, 0], "wf_sp": [0, 0]})
     out = per_problem_rates(counts)
     a = out.row(0, named=True)
-    assert a["fp_given_weak_pass"] == 0.5 and a["fp_given_weak_pass_ci_low"] < 0.5 < a["fp_given_weak_pass_ci_high"]
-    assert out.row(1, named=True)["fp_given_weak_pass"] is None  # no weak passes: undefined
+    assert a["fp_share_of_weak_passes"] == 0.5 and a["fp_share_of_weak_passes_ci_low"] < 0.5 < a["fp_share_of_weak_passes_ci_high"]
+    assert out.row(1, named=True)["fp_share_of_weak_passes"] is None  # no weak passes: undefined
 
 
 def test_missing_verifier_is_named() -> None:

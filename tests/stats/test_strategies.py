@@ -155,3 +155,35 @@ def test_large_pools_fall_back_to_monte_carlo_for_majority() -> None:
                          "score": rng.random(400), "weak_pass": rng.random(400) < 0.5, "correct": rng.random(400) < 0.5})
     mats = strategy_matrices(pool, np.array([1, 50, 400]), strategies=("majority_vote",), replicates=50)
     assert mats["majority_vote"][2] == "monte_carlo"
+
+
+def test_scored_strategies_are_skipped_without_any_score() -> None:
+    """No scores: best_of_n would be pass@1 and weighted majority plain majority under new names."""
+    from stages.stats.strategies import SCORED, split_available
+
+    pool = _pool(5).with_columns(pl.lit(None, dtype=pl.Float64).alias("score"))
+    kept, skipped = split_available(pool)
+    assert set(skipped) == set(SCORED) and not set(kept) & set(SCORED)
+    frame = strategy_curves(pool, n_boot=0, replicates=20)
+    assert set(frame.get_column("strategy")) == set(STRATEGIES) - set(SCORED)
+
+
+def test_with_scores_the_scored_strategies_give_distinct_numbers() -> None:
+    frame = strategy_curves(_pool(6, problems=12, with_nulls=False), n_boot=0, replicates=200)
+    at = {r["strategy"]: r["accuracy"] for r in frame.filter(pl.col("n") == 7).iter_rows(named=True)}
+    assert at["best_of_n"] != pytest.approx(frame.filter((pl.col("strategy") == "oracle") & (pl.col("n") == 1))["accuracy"][0])
+    assert at["surprisal_guided"] != pytest.approx(at["resample_until_weak_pass"])
+    assert at["weighted_majority"] != pytest.approx(at["majority_vote"])
+
+
+def test_resample_until_weak_pass_draws_the_expected_number_of_samples() -> None:
+    """E[min(T, n)] by enumerating every ordering of a pool of 6 with 2 weak passes."""
+    from stages.stats.strategies import expected_draws
+
+    flags = [True, True, False, False, False, False]
+    pool = pl.DataFrame({"problem_id": "p", "sample_idx": range(6), "weak_pass": flags})
+    orders = list(itertools.permutations(range(6)))
+    for n in range(1, 7):
+        truth = np.mean([min(next(i for i, s in enumerate(o) if flags[s]) + 1, n) for o in orders])
+        assert expected_draws(pool, np.array([n]), "resample_until_weak_pass")[0] == pytest.approx(truth, abs=1e-12)
+    assert expected_draws(pool, np.array([3]), "majority_vote")[0] == 3.0

@@ -188,3 +188,44 @@ def test_unknown_problem_is_an_error_naming_it():
     samples = pl.DataFrame({"problem_id": ["zzz"], "sample_idx": [0], "completion": ["1"]})
     with pytest.raises(ValueError, match="zzz"):
         verify_math(problems, samples, workers=1)
+
+
+def test_a_reply_cut_off_at_max_tokens_commits_only_to_a_boxed_answer():
+    problems = pl.DataFrame({"problem_id": ["a"], "kind": ["math"], "answer": ["12"]})
+    samples = pl.DataFrame({
+        "problem_id": ["a"] * 4, "sample_idx": [0, 1, 2, 3],
+        "completion": ["3 apples and then 12", "so \\boxed{12}. Then", "3 apples and then 12", "is 12"],
+        "finish_reason": ["length", "length", "stop", None],
+    })
+    out = verify_math(problems, samples, workers=1)
+    assert out["verdict"].cast(pl.String).to_list() == ["no_answer", "correct", "correct", "correct"]
+    assert out["answer"].to_list() == [None, "12", "12", "12"]
+    assert out["detail"][0] == "method=none; rejected=last_number (cut off at max tokens)"
+
+
+def test_math_strict_counts_only_boxed_answers():
+    problems = pl.DataFrame({"problem_id": ["a"], "kind": ["math"], "answer": ["12"]})
+    samples = pl.DataFrame({"problem_id": ["a"] * 3, "sample_idx": [0, 1, 2],
+                            "completion": ["The answer is 12.", "#### 12", "\\boxed{12}"]})
+    out = verify_math(problems, samples, workers=1, strict=True)
+    assert out["verdict"].cast(pl.String).to_list() == ["no_answer", "no_answer", "correct"]
+    assert out["detail"].to_list()[:2] == ["method=none; rejected=answer_is (verify.math_strict)",
+                                           "method=none; rejected=hash (verify.math_strict)"]
+    lax = verify_math(problems, samples, workers=1)
+    assert lax["verdict"].cast(pl.String).to_list() == ["correct"] * 3
+
+
+def test_extraction_shares_report_each_rule_and_the_cut_off_replies():
+    from stages.verifiers.math_answer import extraction_shares
+
+    problems = pl.DataFrame({"problem_id": ["a"], "kind": ["math"], "answer": ["12"]})
+    samples = pl.DataFrame({
+        "problem_id": ["a"] * 4, "sample_idx": [0, 1, 2, 3],
+        "completion": ["\\boxed{12}", "then 12", "then 12", "nothing"],
+        "finish_reason": ["stop", "stop", "length", "stop"],
+    })
+    shares = extraction_shares(verify_math(problems, samples, workers=1))
+    assert shares["math/extracted_by/boxed"] == 0.25 and shares["math/extracted_by/last_number"] == 0.25
+    assert shares["math/extracted_by/none"] == 0.5 and shares["math/cut_off_unboxed"] == 0.25
+    assert sum(v for k, v in shares.items() if k.startswith("math/extracted_by/")) == 1.0
+    assert extraction_shares(verify_math(problems, samples.head(0), workers=1)) == {}

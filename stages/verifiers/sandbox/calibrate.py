@@ -1,10 +1,13 @@
-"""Per-problem timeouts from the reference solution's measured runtime, and reference outputs.
+"""Time limits from the reference solution's measured runtime, and reference outputs.
 
 A fixed timeout makes verdicts depend on the machine: the same samples scored pass@1 about 0.40
-on one machine and 0.23 on another (EvalPlus issue #5). EvalPlus instead gives each problem
-``max(floor, factor x reference time)`` (Liu et al. 2023); so do we, with the reference timed in
-the same sandbox as the candidates. :func:`compute_outputs` runs a *trusted* reference on given
-inputs inside the sandbox, to build expected outputs for input/output suites.
+on one machine and 0.23 on another (EvalPlus issue #5). EvalPlus instead gives each *input*
+``max(1 s, 4 x the reference's wall time on it)`` (Liu et al. 2023); we give each input
+``max(floor, factor x the reference's CPU time on it)``, the reference timed in the same
+sandbox as the candidates (:func:`calibrate_problems`, per input for input/output suites, per
+suite for assertion suites; docs/sandbox.md justifies the floor with HumanEval/60).
+:func:`compute_outputs` runs a *trusted* reference on given inputs inside the sandbox, to build
+expected outputs for input/output suites.
 """
 
 from __future__ import annotations
@@ -24,6 +27,19 @@ from stages.verifiers.sandbox.verdicts import decide_collect
 
 CALIBRATION_TIMEOUT_S = 60.0
 log = logging.getLogger(__name__)
+
+
+class Timeouts(dict):
+    """Per problem id: the whole-suite limit (assertion suites; input suites without per-input
+    limits). ``inputs[problem_id][codec.encode_args(args)]``: that input's own limit; ``floor``:
+    the limit of an input the reference was not timed on, and of loading the program (its
+    module-level code; numpy is pre-imported by the fork server)."""
+
+    def __init__(self, limits: dict[str, float], inputs: dict[str, dict[str, float]] | None = None,
+                 floor: float = 0.0) -> None:
+        super().__init__(limits)
+        self.inputs = inputs or {}
+        self.floor = floor
 
 
 def timeout_for(reference_s: float, floor_s: float, factor: float) -> float:
@@ -75,12 +91,13 @@ def calibrate_problems(
     factor: float,
     executor: SandboxExecutor,
     repeats: int | None = None,
-) -> dict[str, float]:
-    """Per code problem: a limit from its reference's slowest suite (fastest of ``repeats``).
+) -> Timeouts:
+    """Per code problem: limits from its reference's measured times (fastest of ``repeats``).
 
-    The reference (``program_prefix + reference``) is timed on every suite the problem carries:
-    the assertion test, and the input lists (``inputs_strong``, else ``inputs_weak``, all inputs
-    computed as the verifier would). Problems without a reference get the floor.
+    Each input of ``inputs_strong`` and ``inputs_weak`` gets ``timeout_for`` the reference's CPU
+    time on that input (``Timeouts.inputs``). The problem's whole-suite limit (assertion test;
+    input suites run without per-input limits) is ``timeout_for`` its slowest suite, the
+    assertion test or all inputs together. Problems without a reference get the floor.
     """
     code = problems.filter(pl.col("kind") == "code")
     limits = {pid: floor_s for pid in code["problem_id"]}
@@ -89,29 +106,54 @@ def calibrate_problems(
                     AssertSuite(r["test"], r["entry_point"]), 0.0)
             for r in rows if (r["test"] or "").strip()]
     slowest = calibrate_timeouts(jobs, 0.0, 1.0, executor, repeats)  # floor 0, factor 1: the times
+    n_runs = default_repeats(executor) if repeats is None else max(1, repeats)
+    per_input: dict[str, dict[str, float]] = {}
 
-    def time_inputs(row: dict[str, Any]) -> tuple[str, float]:
-        text = (row.get("inputs_strong") or "").strip() or (row.get("inputs_weak") or "").strip()
-        if not text:
-            return row["problem_id"], 0.0
-        inputs = json.loads(text)
-        best = float("inf")
-        encoded = [codec.encode_args(args) for args in inputs]
-        for _ in range(default_repeats(executor) if repeats is None else max(1, repeats)):
+    def time_inputs(row: dict[str, Any]) -> tuple[str, float, dict[str, float]]:
+        encoded: dict[str, None] = {}  # both suites' inputs, each once, in order
+        for col in ("inputs_strong", "inputs_weak"):
+            text = (row.get(col) or "").strip()
+            for args in json.loads(text) if text else []:
+                encoded.setdefault(codec.encode_args(args), None)
+        if not encoded:
+            return row["problem_id"], 0.0, {}
+        best, each = float("inf"), [float("inf")] * len(encoded)
+        for _ in range(n_runs):
             run = executor.run_inputs(row["program_prefix"] + row["reference"], row["entry_point"],
-                                      encoded, CALIBRATION_TIMEOUT_S)
+                                      list(encoded), CALIBRATION_TIMEOUT_S, timing=True)
             best = min(best, run.cpu_s if _cpu_clock(executor) else run.wall_s)
-            values, why = decide_collect(run, len(inputs), CALIBRATION_TIMEOUT_S)
+            for i, seconds in input_times(run).items():
+                each[i] = min(each[i], seconds)
+            values, why = decide_collect(run, len(encoded), CALIBRATION_TIMEOUT_S)
             if values is None:
                 log.warning("calibration: reference of %s fails on its inputs (%s)", row["problem_id"], why)
-        return row["problem_id"], best
+        times = {args: timeout_for(t if t != float("inf") else 0.0, floor_s, factor)
+                 for args, t in zip(encoded, each)}
+        return row["problem_id"], best, times
 
     with ThreadPoolExecutor(max(1, executor.workers)) as pool:
-        for pid, seconds in pool.map(time_inputs, rows):
+        for pid, seconds, times in pool.map(time_inputs, rows):
             slowest[pid] = max(slowest.get(pid, 0.0), seconds)
+            if times and _cpu_clock(executor):  # per-input limits are CPU time (zygote_job._arm)
+                per_input[pid] = times
     for pid, seconds in slowest.items():
         limits[pid] = timeout_for(seconds, floor_s, factor)
-    return limits
+    return Timeouts(limits, per_input, floor_s)
+
+
+def input_times(run: Any) -> dict[int, float]:
+    """Per input index: the reference's CPU seconds on it, from the ``T i s`` report lines of a
+    run with ``timing`` (``SandboxExecutor.run_inputs``)."""
+    times: dict[int, float] = {}
+    for line in run.lines:
+        kind, _, rest = line.partition(b" ")
+        index, _, seconds = rest.partition(b" ")
+        if kind == b"T" and index.isdigit():
+            try:
+                times[int(index)] = float(seconds)
+            except ValueError:
+                continue
+    return times
 
 
 def default_repeats(executor: Executor) -> int:

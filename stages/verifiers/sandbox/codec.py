@@ -5,8 +5,9 @@ judge (``__reduce__``, ``__eq__``). A candidate's return value is instead *proje
 sandbox onto plain JSON values, reading only builtin data through the builtin types' own methods
 (a subclass's overrides are never called; a custom object is refused), and sent as canonical
 JSON text (``type()`` decides, which a candidate cannot fake). The parent parses that text
-with ``json`` (data only) and compares it with the expected value by :func:`strict_equal`, so no
-candidate code ever runs where the verdict is decided.
+with ``json`` (data only) and compares it with the expected value (:func:`evalplus_equal` by
+default, :func:`strict_equal` as an option), so no candidate code ever runs where the verdict
+is decided.
 
 The projection is the one JSON itself imposes, so that expected outputs stored as JSON (as the
 problems table does) compare like for like: tuples become lists, sets become sorted lists,
@@ -111,8 +112,51 @@ def _float_close(out, exp, atol):
     return abs(out - exp) <= tol + FLOAT_RTOL * abs(exp)
 
 
+def is_floats(value):
+    """EvalPlus's ``is_floats`` on a parsed JSON value: a float, or a non-empty list of floats
+    (tuples arrive as lists). Where a task gives no ``atol``, such an expected output switches
+    EvalPlus's comparison to a tolerance of 1e-6 (see :func:`evalplus_equal`)."""
+    if type(value) is float:
+        return True
+    return type(value) is list and bool(value) and all(type(v) is float for v in value)
+
+
+def _allclose(out, exp, atol):
+    """``np.allclose(out, exp, rtol=1e-7, atol=atol)`` on parsed JSON values of equal shape:
+    numbers (bool counts as 0/1, as in numpy) within ``atol + rtol x |exp|``, infinities equal
+    only to themselves, NaN to nothing (``equal_nan=False``); anything else (strings, None,
+    objects, ragged lists, where numpy raises) is not close."""
+    if type(exp) is list:
+        return type(out) is list and len(out) == len(exp) and all(
+            _allclose(o, e, atol) for o, e in zip(out, exp))
+    if type(out) not in (int, float, bool) or type(exp) not in (int, float, bool):
+        return False
+    o, e = float(out), float(exp)
+    if math.isinf(o) or math.isinf(e):
+        return o == e
+    return abs(o - e) <= atol + FLOAT_RTOL * abs(e)
+
+
+def evalplus_equal(out, exp, atol=0.0):
+    """EvalPlus 0.3.1's comparison (``evalplus/eval/__init__.py``, ``unsafe_execute``) on
+    decoded builtin values: ``out == exp`` (Python's numeric equality: ``1 == True == 1.0``,
+    lists element by element); failing that, when ``atol`` is not 0 (the task's, or the 1e-6
+    EvalPlus enforces once a float expected output was seen: the caller tracks that), the same
+    type, the same length, and :func:`_allclose`. Safe in the parent: both sides are data
+    parsed by ``json``, so ``==`` runs no candidate code."""
+    try:
+        if out == exp:
+            return True
+        if atol == 0 or type(out) is not type(exp):
+            return False
+        return _allclose(out, exp, atol)
+    except OverflowError:  # an int beyond float range is no float's neighbour
+        return False
+
+
 def strict_equal(out, exp, atol=0.0):
-    """Equality of two parsed JSON values by type and value; floats within tolerance.
+    """Equality of two parsed JSON values by type and value; floats within tolerance (the
+    stricter option, ``verify.compare: strict``).
 
     ``bool`` never equals a number; ``int`` and ``float`` compare by value (Python's and
     EvalPlus's numeric semantics: returning ``2`` for ``2.0`` is right). Strings, ``None``,

@@ -39,8 +39,9 @@ PIPELINE_DEPTH = 2  # jobs kept queued in each fork server
 class _Prepared:
     """What the parent derives once per suite object: hashes and canonical JSON texts."""
 
-    def __init__(self, suite: AssertSuite | IOSuite) -> None:
+    def __init__(self, suite: AssertSuite | IOSuite, limits: Limits) -> None:
         self.suite = suite
+        self.limits: dict[str, Any] | None = None  # per-input limits sent with each job (zygote_job._arm)
         if isinstance(suite, AssertSuite):
             self.inputs, self.expected = None, None
             self.test_source: str | None = f"{suite.test}\ncheck({suite.entry_point})\n"
@@ -53,6 +54,11 @@ class _Prepared:
                 suite.entry_point, "\n".join(self.inputs), "\n".join(self.expected), suite.atol)
             if suite.compare != "exact":  # the hash of an exact suite stays what it was
                 content += "\0" + suite.compare
+            if suite.cluster_inputs is not None:  # decides the output digest
+                content += f"\0cluster={suite.cluster_inputs}"
+            if suite.input_limits_s:
+                self.limits = {"load": suite.load_limit_s, "in": list(suite.input_limits_s),
+                               "wall": [limits.wall_factor, limits.wall_slack_s]}
         self.hash = hashlib.sha256(content.encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -70,6 +76,8 @@ class SandboxExecutor:
         default_timeout_s: float = 3.0,
     ) -> None:
         self.sandbox_level: str = levels.resolve_level(sandbox)
+        # What verdict rows record: the level and what held the job's memory (levels.sandbox_tag).
+        self.sandbox: str = levels.sandbox_tag(self.sandbox_level)
         self.workers = workers or os.cpu_count() or 1
         self.limits, self.all_tests = limits or Limits(), all_tests
         self.cache = VerdictCache(cache_dir) if cache_dir is not None else None
@@ -133,14 +141,18 @@ class SandboxExecutor:
         run = self.run_inputs(program, entry_point, [codec.encode_args(args) for args in inputs], timeout_s)
         return decide_collect(run, len(inputs), timeout_s)
 
-    def run_inputs(self, program: str, entry_point: str, encoded: list[str], timeout_s: float) -> RawRun:
+    def run_inputs(self, program: str, entry_point: str, encoded: list[str], timeout_s: float,
+                   timing: bool = False) -> RawRun:
         """The raw run of a trusted program on encoded inputs (``codec.encode_args`` each), in one
-        warm worker: for callers that read the report lines themselves (expected outputs)."""
+        warm worker: for callers that read the report lines themselves (expected outputs);
+        ``timing``: a ``T i <cpu s>`` line after each output (calibration per input)."""
         suite_id = "collect:" + hashlib.sha256("\n".join(encoded).encode("utf-8", "surrogatepass")).hexdigest()
         worker = self._take()
         try:
-            return worker.execute({"n": secrets.token_hex(16), "k": "i", "p": program,
-                                   "e": entry_point}, suite_id, encoded, timeout_s, lambda b: False)
+            message = {"n": secrets.token_hex(16), "k": "i", "p": program, "e": entry_point}
+            if timing:
+                message["tm"] = 1
+            return worker.execute(message, suite_id, encoded, timeout_s, lambda b: False)
         finally:
             self._idle.put(worker)
 
@@ -216,7 +228,7 @@ class SandboxExecutor:
     def _prepare(self, suite: AssertSuite | IOSuite) -> _Prepared:
         prepared = self._prepared.get(id(suite))
         if prepared is None or prepared.suite is not suite:
-            prepared = _Prepared(suite)
+            prepared = _Prepared(suite, self.limits)
             with self._lock:
                 self._prepared[id(suite)] = prepared
         return prepared
@@ -228,7 +240,7 @@ class SandboxExecutor:
         lim = self.limits
         timeout = self.timeout_policy or f"t={self._timeout(job):.3f}"
         clock = "" if lim.clock == "wall" else f"|clock={lim.clock}"  # wall: keys as before
-        return (f"{timeout}|{self.sandbox_level}|all={self.all_tests}|mem={lim.memory_mb}"
+        return (f"{timeout}|{self.sandbox}|all={self.all_tests}|mem={lim.memory_mb}"
                 f"|nproc={lim.nproc}|fsize={lim.fsize_mb}|out={lim.output_bytes}{clock}")
 
     def _precheck(self, job: ExecJob) -> tuple[ExecResult | None, str | None, bytes | None]:
@@ -240,7 +252,7 @@ class SandboxExecutor:
         With the cache off, the text is compiled directly. Never run.
         """
         if not job.program.strip():
-            return ExecResult(job.key, "empty", "empty program", 0.0, self.sandbox_level), None, None
+            return ExecResult(job.key, "empty", "empty program", 0.0, self.sandbox), None, None
         key = None
         try:
             if self.cache is None:  # no key to derive: compile the text directly (cheaper)
@@ -251,12 +263,12 @@ class SandboxExecutor:
                 record = self.cache.get(key)
                 if record is not None:
                     return ExecResult(job.key, record["verdict"], record["detail"],
-                                      record["duration_s"], self.sandbox_level, record.get("outputs"),
+                                      record["duration_s"], self.sandbox, record.get("outputs"),
                                       {"cached": True, "tests_run": record.get("tests_run", 0)}), None, None
                 code = compile(tree, "<candidate>", "exec", dont_inherit=True, optimize=0)
         except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError) as exc:
             detail = f"{type(exc).__name__}: {exc}"[:300]
-            return ExecResult(job.key, "syntax_error", detail, 0.0, self.sandbox_level), None, None
+            return ExecResult(job.key, "syntax_error", detail, 0.0, self.sandbox), None, None
         # The same interpreter runs the job: it gets this code object (marshal) instead of
         # compiling the text again.
         return None, key, binascii.b2a_base64(marshal.dumps(code), newline=False)
@@ -276,8 +288,10 @@ class SandboxExecutor:
                           _ignore, (job, key, code, check))
         else:
             message["k"] = "i"
+            if prepared.limits is not None:
+                message["it"] = prepared.limits
             check = IOCheck(prepared.expected or [], job.suite.atol, not self.all_tests,
-                            compare=job.suite.compare)
+                            compare=job.suite.compare, cluster_inputs=job.suite.cluster_inputs)
             worker.submit(message, prepared.hash, prepared.inputs or [], timeout, check.on_line,
                           (job, key, code, check))
 
@@ -290,7 +304,11 @@ class SandboxExecutor:
         else:
             verdict, detail = decide_io(run, check, len(job.suite.inputs), timeout)
             outputs, tests_run, digests = check.outputs_digest(), check.seen, check.digests
-        result = ExecResult(job.key, verdict, detail, run.wall_s, self.sandbox_level, outputs,
+        if getattr(run, "memory_limited", False):  # set by the worker (see levels.memory_guard)
+            verdict = "error"
+            detail = (f"memory limit exceeded: the job's processes held over "
+                      f"{self.limits.memory_mb} MB together")
+        result = ExecResult(job.key, verdict, detail, run.wall_s, self.sandbox, outputs,
                             {"cached": False, "cpu_s": run.cpu_s, "tests_run": tests_run,
                              "output_digests": digests})
         if key is not None and self.cache is not None and not run.worker_died:

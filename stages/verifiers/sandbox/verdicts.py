@@ -2,7 +2,7 @@
 
 The child's report lines carry a per-job secret nonce; lines without it are the candidate's own
 output and count only against the output budget. For input/output suites the parent itself
-compares each reported output with the expected value (:func:`codec.strict_equal`), so exiting
+compares each reported output with the expected value (:class:`IOCheck`), so exiting
 early, printing a fake report, or an object whose ``__eq__`` is always true cannot pass: a pass
 needs every expected output, in order, followed by the completion marker. For assertion suites
 (HumanEval's ``check``) a pass is the completion marker, which the candidate's own process
@@ -19,15 +19,45 @@ from dataclasses import dataclass, field
 from stages.verifiers.sandbox import codec
 from stages.verifiers.sandbox.runs import RawRun
 
+_FIRST_FLOAT: dict[int, tuple[list[str], int]] = {}  # id(expected) -> (expected, index)
+
+
+def first_float(expected: list[str]) -> int:
+    """Index of the first expected output EvalPlus's ``is_floats`` holds for (``len`` if none),
+    computed once per suite's list of texts (kept alive with its entry so the id stays valid)."""
+    entry = _FIRST_FLOAT.get(id(expected))
+    if entry is not None and entry[0] is expected:
+        return entry[1]
+    index = next((i for i, text in enumerate(expected) if codec.is_floats(json.loads(text))),
+                 len(expected))
+    if len(_FIRST_FLOAT) > 4096:
+        _FIRST_FLOAT.clear()
+    _FIRST_FLOAT[id(expected)] = (expected, index)
+    return index
+
 
 @dataclass
 class IOCheck:
-    """Streaming comparison of reported outputs with the expected ones (parent side)."""
+    """Streaming comparison of reported outputs with the expected ones (parent side).
+
+    ``compare`` (``IOSuite.compare``): ``exact`` is EvalPlus's default oracle
+    (:func:`codec.evalplus_equal`; its tolerance becomes 1e-6 from the first float expected
+    output on, for the rest of the suite, when the task gives none: EvalPlus assigns ``atol``
+    inside its loop over inputs), ``strict`` the typed comparison (:func:`codec.strict_equal`),
+    ``set`` EvalPlus's set oracle for MBPP+ tasks.
+
+    Clustering (majority vote): the first ``cluster_inputs`` inputs always run, even past a
+    wrong output, and :meth:`outputs_digest` hashes the raw outputs on them (an exception counts
+    as an output ``E``), so that no expected output decides which samples cluster. None: no
+    inputs reserved; the digest covers the inputs that ran (which, stopping at the first wrong
+    output, depends on the expected outputs: code_tests always sets it).
+    """
 
     expected: list[str]  # canonical JSON text per input
     atol: float
     stop_at_first_failure: bool = True
-    compare: str = "exact"  # or "set" (IOSuite.compare)
+    compare: str = "exact"  # "exact" (EvalPlus), "strict" or "set" (IOSuite.compare)
+    cluster_inputs: int | None = None
     mismatch: int | None = None
     digests: list[str] = field(default_factory=list)
     seen: int = 0
@@ -35,6 +65,8 @@ class IOCheck:
     def on_line(self, body: bytes) -> bool:
         """Called per report line; True asks the worker to stop the job now."""
         kind, _, rest = body.partition(b" ")
+        if kind == b"E" and len(self.digests) == self.seen:
+            self.digests.append("E")  # behaviour, not answer: the program raised here
         if kind not in (b"O", b"U"):
             return False
         index_text, _, payload = rest.partition(b" ")
@@ -43,11 +75,10 @@ class IOCheck:
         index = self.seen
         self.seen += 1
         self.digests.append(hashlib.sha256(payload).hexdigest()[:12])
-        if kind == b"U" or not self._matches(payload, index):
-            if self.mismatch is None:
-                self.mismatch = index
-            return self.stop_at_first_failure
-        return False
+        if self.mismatch is None and (kind == b"U" or not self._matches(payload, index)):
+            self.mismatch = index
+        return (self.mismatch is not None and self.stop_at_first_failure
+                and self.seen >= (self.cluster_inputs or 0))
 
     def _matches(self, payload: bytes, index: int) -> bool:
         if index >= len(self.expected):
@@ -61,12 +92,19 @@ class IOCheck:
             out, exp = json.loads(text), json.loads(self.expected[index])
             if self.compare == "set":
                 return codec.set_equal(out, exp)
-            return codec.strict_equal(out, exp, self.atol)
+            if self.compare == "strict":
+                return codec.strict_equal(out, exp, self.atol)
+            atol = self.atol
+            if atol == 0 and index >= first_float(self.expected):
+                atol = codec.FLOAT_DEFAULT_ATOL
+            return codec.evalplus_equal(out, exp, atol)
         except (ValueError, OverflowError, RecursionError, TypeError, MemoryError):
             return False
 
     def outputs_digest(self) -> str:
-        return hashlib.sha256(".".join(self.digests).encode()).hexdigest()[:16]
+        """Digest of the raw outputs on the clustering inputs (see the class doc)."""
+        digests = self.digests if self.cluster_inputs is None else self.digests[: self.cluster_inputs]
+        return hashlib.sha256(".".join(digests).encode()).hexdigest()[:16]
 
 
 def _marker(run: RawRun, kinds: tuple[bytes, ...]) -> tuple[bytes, bytes] | None:
@@ -140,6 +178,10 @@ def decide_io(run: RawRun, check: IOCheck, n_inputs: int, limit_s: float) -> tup
         return abnormal
     if _marker(run, (b"D",)) is not None and check.seen == n_inputs:
         return "pass", ""
+    sig = (run.status or 0) & 0x7F
+    if sig in (signal.SIGPROF, signal.SIGALRM):  # a per-input limit (zygote_job._arm) ended it
+        clock = "CPU-time" if sig == signal.SIGPROF else "wall-clock"
+        return "timeout", f"exceeded its per-input {clock} limit on input {check.seen}"
     return "error", _exit_detail(run.status)
 
 

@@ -1,10 +1,11 @@
 """One warm sandbox worker, seen from the trusted parent: start it, feed it jobs, kill it.
 
 The parent owns the clock and the output budget. It keeps up to two jobs queued in the fork
-server (so no round trip sits between two jobs), splits the data pipe into per-job segments at
-the job boundaries the fork server writes (``~J <nonce>``: a candidate cannot forge the next
-job's nonce, and all of a job's processes are dead before the next boundary), hands each
-nonce-tagged line to the job's callback (which may ask to stop at the first wrong output),
+server (so no round trip sits between two jobs). Each job writes on a pipe of its own, which the
+fork server hands over the status socket (``S <nonce>`` with the read end, SCM_RIGHTS) as the
+job starts: no job can read or write another's channel, the control pipe or the status socket
+(each job closes them before any candidate code runs, the fork server is non-dumpable, and
+bwrap's stdio are /dev/null). It hands each nonce-tagged line to the job's callback (which may ask to stop at the first wrong output),
 enforces each job's wall-clock limit from the moment it starts, and caps the bytes it reads. A
 kill request names the job's nonce; if the fork server does not answer in time, or dies, the
 whole worker is SIGKILLed (with bubblewrap that ends its PID namespace), the running job is
@@ -18,6 +19,7 @@ import os
 import selectors
 import shutil
 import signal
+import socket
 import subprocess
 import time
 import weakref
@@ -60,8 +62,6 @@ class SandboxWorker:
         self._sent_suites: set[str] = set()
         self._workdir: str | None = None
         self._inflight: deque[Submission] = deque()
-        self._segment: Submission | None = None
-        self._buf = bytearray()
         self.cpu_clock = False
 
     @property
@@ -70,37 +70,40 @@ class SandboxWorker:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
+        # No channel is on the fork server's fds 0-2 (bwrap's stdio are /dev/null): the control
+        # pipe and the status socket sit on other fds, which each job closes before any
+        # candidate code runs; each job's output comes on a pipe of its own (see _on_status).
         ctl_r, self._ctl = os.pipe()
-        self._data, data_w = os.pipe()
-        self._status, status_w = os.pipe()
+        self._status, status_w = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        fds = (ctl_r, status_w.fileno())
         if self.level == "bwrap":
             argv = levels.bwrap_argv(self.limits.scratch_mb << 20) + levels.python_argv(
-                zygote_source(), levels.SCRATCH, status_w, pidns=True, drop_uid=-1, label=self.label)
+                zygote_source(), levels.SCRATCH, fds, pidns=True,
+                drop_uid=levels.rlimits_drop_uid(), label=self.label)
             cwd = "/"
         else:
             self._workdir = levels.rlimits_workdir()
-            argv = levels.python_argv(zygote_source(), self._workdir, status_w, pidns=False,
+            argv = levels.python_argv(zygote_source(), self._workdir, fds, pidns=False,
                                       drop_uid=levels.rlimits_drop_uid(), label=self.label)
             cwd = self._workdir
         try:
             self.proc = _SPAWNER.submit(
-                subprocess.Popen, argv, stdin=ctl_r, stdout=data_w, stderr=data_w,
-                pass_fds=(status_w,), env=levels.CLEAN_ENV, cwd=cwd, start_new_session=True,
+                subprocess.Popen, argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, pass_fds=fds, env=levels.CLEAN_ENV, cwd=cwd,
+                start_new_session=True,
             ).result()
         finally:
-            for fd in (ctl_r, data_w, status_w):
-                os.close(fd)
+            os.close(ctl_r)
+            status_w.close()
+        self._jobfds: dict[int, Submission] = {}
         # A worker dropped without close() (an executor nobody closed) still dies with its object.
-        self._finalizer = weakref.finalize(self, _kill_worker, self.proc,
-                                           (self._ctl, self._data, self._status))
-        os.set_blocking(self._data, False)
+        self._finalizer = weakref.finalize(self, _kill_worker, self.proc, self._ctl, self._status,
+                                           self._jobfds)
+        self._status.setblocking(False)
         self._sel = selectors.DefaultSelector()
-        self._sel.register(self._data, selectors.EVENT_READ, "data")
-        self._sel.register(self._status, selectors.EVENT_READ, "status")
-        self._status_buf = b""
+        self._sel.register(self._status, selectors.EVENT_READ, None)
         self._sent_suites = set()
-        self._segment, self._buf = None, bytearray()
-        line, noise = self._status_line(time.monotonic() + START_TIMEOUT_S)
+        line = self._status_line(time.monotonic() + START_TIMEOUT_S)
         # "R cpu": the fork server enforces each job's CPU-time limit; "R wall": it cannot
         # read CPU times here (no /proc), so the limit is wall time, kept by this parent.
         self.cpu_clock = line == b"R cpu"
@@ -108,7 +111,7 @@ class SandboxWorker:
             self.close()
             raise levels.SandboxUnavailable(
                 f"sandbox worker ({self.level}) failed to start: "
-                + noise.decode("utf-8", "replace").strip()[-500:])
+                + (line or b"no ready line").decode("utf-8", "replace")[-500:])
 
     def close(self) -> None:
         """SIGKILL the worker's whole process group and free its pipes and scratch dir."""
@@ -131,6 +134,7 @@ class SandboxWorker:
         if self.proc is None:
             self.start()
         lim = self.limits.rlimits(timeout_s)
+        lim["mem"] = self.limits.memory_mb << 20  # the whole process tree's (zygote's watch)
         if self.limits.clock == "cpu":
             lim["cpu_s"] = timeout_s
         message = dict(message, lim=lim, s=suite_id, x=None)
@@ -166,10 +170,14 @@ class SandboxWorker:
                 self._kill(head)
                 continue
             for key, _ in self._sel.select(head.deadline - now):  # type: ignore[operator]
-                if key.data == "status":
+                if key.data is None:
                     self._on_status()
-                else:
-                    self._on_data(self._read_data())
+                elif self._jobfds.get(key.fd) is key.data:
+                    self._on_data(key.data)
+                # else: a stale event. The status message handled just before it ended that
+                # job and closed its pipe, and the next job's pipe may already have arrived
+                # on the same descriptor number: reading it here would hand the next job's
+                # lines (its completion marker) to the finished one.
 
     def execute(self, message: dict[str, Any], suite_id: str, suite: list[str] | str,
                 timeout_s: float, on_line: Callable[[bytes], bool]) -> RawRun:
@@ -183,34 +191,25 @@ class SandboxWorker:
                 return sub.run
         return sub.run
 
-    # -- the data pipe ------------------------------------------------------------------------
-    def _on_data(self, chunk: bytes | None) -> None:
-        if not chunk:
-            return
-        self._buf += chunk
-        while True:
-            upcoming = next((s for s in self._inflight if s.started is None), None)
-            if upcoming is not None:
-                cut = self._buf.find(upcoming.boundary)
-                if cut >= 0:
-                    self._give(bytes(self._buf[:cut]))
-                    self._close_segment()
-                    del self._buf[:cut + len(upcoming.boundary)]
-                    upcoming.started = time.monotonic()
-                    upcoming.deadline = upcoming.started + self._wall_limit(upcoming.timeout_s)
-                    self._segment = upcoming
-                    continue
-            keep = len(upcoming.boundary) - 1 if upcoming is not None else 0
-            if len(self._buf) > keep:
-                self._give(bytes(self._buf[:len(self._buf) - keep]))
-                del self._buf[:len(self._buf) - keep]
-            return
+    # -- the jobs' own channels -----------------------------------------------------------------
+    def _on_data(self, sub: Submission, drain: bool = False) -> None:
+        """Bytes on a job's own pipe are that job's; EOF means all of its writers are gone.
 
-    def _give(self, data: bytes) -> None:
-        """Attribute bytes to the job whose segment is open (bytes outside any are noise)."""
-        sub = self._segment
-        if sub is None or not data:
+        At most 1 MiB per call while the job runs (a writer without end must not keep the
+        parent from its clocks and the status socket); ``drain`` (after its exit) reads to EOF.
+        """
+        fd = sub.token_fd  # type: ignore[attr-defined]
+        if fd is None:  # already closed
             return
+        for _ in range(1 << 30 if drain else 16):
+            chunk = _read(fd)
+            if not chunk:
+                break
+            self._give(sub, chunk)
+        if chunk == b"":
+            self._close_channel(sub)
+
+    def _give(self, sub: Submission, data: bytes) -> None:
         sub.budget -= len(data)
         if sub.budget < 0:
             if not sub.run.output_capped:
@@ -221,43 +220,68 @@ class SandboxWorker:
         if sub.run.stopped_early:
             self._kill(sub)
 
-    def _close_segment(self) -> None:
-        if self._segment is not None:
-            self._segment.data_closed = True
-            self._segment = None
+    def _close_channel(self, sub: Submission) -> None:
+        """Close the job's pipe once. Descriptor numbers are reused: by the time a finished job
+        is closed again, its number may be the next job's pipe, which must stay open."""
+        fd = getattr(sub, "token_fd", None)
+        if fd is not None and self._jobfds.get(fd) is sub:
+            del self._jobfds[fd]
+            self._sel.unregister(fd)
+            os.close(fd)
+        sub.token_fd = None  # type: ignore[attr-defined]
+        sub.data_closed = True
 
     def _on_status(self) -> None:
-        try:
-            chunk = os.read(self._status, 4096)
-        except OSError:
-            chunk = b""
-        if not chunk:
-            self._lose()
-            return
-        self._status_buf += chunk
-        while b"\n" in self._status_buf:
-            line, self._status_buf = self._status_buf.split(b"\n", 1)
-            parts = line.split()
-            if len(parts) != 4 or parts[0] != b"X":
-                continue
-            # All of the job's writers are dead: its data (and the boundary that opened it)
-            # is in the pipe already. Read it, then close the job's segment.
-            self._on_data(self._drain())
-            sub = next((s for s in self._inflight
-                        if s.started is not None and s.run.status is None), None)
-            if sub is None:  # a status without a started job: not our protocol
+        """``S <nonce>`` with the job's pipe (SCM_RIGHTS) as it starts; ``X ...`` as it ends.
+
+        The status socket is the fork server's alone (each job closes it first), so the nonce
+        on it is never where another job can read it, and only the first ``S`` of the job next
+        in line opens a channel; anything else is not our protocol and loses the worker.
+        """
+        while True:
+            try:
+                msg, fds, _, _ = socket.recv_fds(self._status, 512, 1)
+            except BlockingIOError:
+                return
+            except OSError:
+                msg, fds = b"", []
+            if not msg:
+                for fd in fds:
+                    os.close(fd)
                 self._lose()
                 return
-            if sub is self._segment:  # no later boundary yet: all buffered bytes are its own
-                self._give(bytes(self._buf))
-                self._buf.clear()
-                self._close_segment()
+            parts = msg.split()
+            if parts[0] == b"S" and len(fds) == 1 and len(parts) == 2:
+                upcoming = next((s for s in self._inflight if s.started is None), None)
+                if upcoming is None or parts[1] != upcoming.message["n"].encode():
+                    os.close(fds[0])
+                    self._lose()
+                    return
+                os.set_blocking(fds[0], False)
+                upcoming.token_fd = fds[0]  # type: ignore[attr-defined]
+                self._jobfds[fds[0]] = upcoming
+                self._sel.register(fds[0], selectors.EVENT_READ, upcoming)
+                upcoming.started = time.monotonic()
+                upcoming.deadline = upcoming.started + self._wall_limit(upcoming.timeout_s)
+                continue
+            for fd in fds:
+                os.close(fd)
+            sub = next((s for s in self._inflight
+                        if s.started is not None and s.run.status is None), None)
+            if parts[0] != b"X" or len(parts) != 4 or sub is None:
+                self._lose()
+                return
+            # All of the job's processes are dead: what it wrote is in its pipe; read to EOF.
+            self._on_data(sub, drain=True)
+            self._close_channel(sub)
             sub.run.status, sub.run.cpu_s = int(parts[1]), float(parts[2])
             sub.run.process_limit = parts[3] == b"nproc"
             sub.run.cpu_limited = parts[3] == b"cpu"
+            # The job's processes together held more than memory_mb: see executor._finish.
+            sub.run.memory_limited = parts[3] == b"memory"  # type: ignore[attr-defined]
             sub.run.wall_s = time.monotonic() - sub.started
             nxt = next((s for s in self._inflight if s.started is None), None)
-            if nxt is not None:  # the fork server starts it now: its boundary is due shortly
+            if nxt is not None:  # the fork server starts it now: its channel is due shortly
                 nxt.deadline = time.monotonic() + START_GRACE_S
 
     def _lose(self) -> None:
@@ -270,7 +294,7 @@ class SandboxWorker:
                 sub.run.not_started = True
             sub.run.worker_died = True
             sub.run.wall_s = now - sub.started if sub.started is not None else 0.0
-            sub.data_closed = True
+            self._close_channel(sub)
         self.close()
 
     def _wall_limit(self, timeout_s: float) -> float:
@@ -297,46 +321,40 @@ class SandboxWorker:
         while data:
             data = data[os.write(self._ctl, data):]
 
-    def _read_data(self) -> bytes | None:
-        try:
-            return os.read(self._data, 1 << 16) or None
-        except (BlockingIOError, OSError):
-            return None
-
-    def _drain(self) -> bytes:
-        out = bytearray()
-        while (chunk := self._read_data()) is not None:
-            out += chunk
-        return bytes(out)
-
-    def _status_line(self, deadline: float) -> tuple[bytes | None, bytes]:
-        """Wait for one status line at start-up; collect any stray output for the error."""
-        noise = b""
+    def _status_line(self, deadline: float) -> bytes | None:
+        """Wait for the ready line at start-up (or the start-up error the fork server sends)."""
         while time.monotonic() < deadline:
-            for key, _ in self._sel.select(deadline - time.monotonic()):
-                if key.data == "data":
-                    noise += self._read_data() or b""
+            if self._sel.select(deadline - time.monotonic()):
+                try:
+                    return self._status.recv(4096) or None
+                except BlockingIOError:
                     continue
-                chunk = os.read(self._status, 4096)
-                if not chunk:
-                    time.sleep(0.05)
-                    return None, noise + self._drain()
-                self._status_buf += chunk
-                if b"\n" in self._status_buf:
-                    line, self._status_buf = self._status_buf.split(b"\n", 1)
-                    return line, noise
-        return None, noise
+                except OSError:
+                    return None
+        return None
 
 
-def _kill_worker(proc: subprocess.Popen[bytes], fds: tuple[int, ...]) -> None:
+def _read(fd: int) -> bytes | None:
+    """A chunk of a job's pipe; b"" at EOF; None when nothing is there now."""
+    try:
+        return os.read(fd, 1 << 16)
+    except BlockingIOError:
+        return None
+    except OSError:
+        return b""
+
+
+def _kill_worker(proc: subprocess.Popen[bytes], ctl: int, status: socket.socket,
+                 jobfds: dict[int, Submission]) -> None:
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except OSError:
         pass
     proc.wait()
-    for fd in fds:
+    status.close()
+    for fd in (ctl, *jobfds):
         try:
             os.close(fd)
         except OSError:
             pass
-
+    jobfds.clear()

@@ -9,18 +9,19 @@ resource limits, points stdin at /dev/null, and runs the candidate; the zygote w
 kills every process the job left behind (it is a child subreaper, and in a PID namespace it
 kills everything but itself) and wipes the scratch directory before the next job.
 
-Channels (file descriptors given by the trusted parent):
-  0       control: 4-byte length + JSON messages: jobs (the next one may arrive while one runs:
+Channels (file descriptors given by the trusted parent; fds 0-2 are /dev/null):
+  CTL     control: 4-byte length + JSON messages: jobs (the next one may arrive while one runs:
           it is queued), or ``{"kill": <nonce>}`` for the running job;
-  1, 2    data: before each job the zygote writes the boundary ``\n~J <nonce>\n``; then what
-          the job writes, including its nonce-tagged report lines;
-  STATUS  zygote -> parent: ``R <clock>`` when ready (``cpu``: it can read a job's CPU time from
-          /proc and enforces the job's CPU-time limit; ``wall``: it cannot, the parent's wall
-          clock is the limit), ``X <wait status> <child cpu s> <reason>`` after a job (reason
-          ``-``; ``nproc`` when the process watchdog killed it; ``cpu`` past its CPU-time limit).
-The child closes the control and status descriptors before any candidate code runs, and the
-zygote makes itself non-dumpable, so a candidate can neither read nor forge status lines, nor
-learn the next job's nonce (read only after the candidate's process was forked).
+  STATUS  a SOCK_SEQPACKET socket, zygote -> parent: ``R <clock>`` when ready (``cpu``: it can
+          read a job's CPU time from /proc and enforces the job's CPU-time limit; ``wall``: it
+          cannot, the parent's wall clock is the limit); ``S <nonce>`` carrying the read end of
+          the job's own output pipe (SCM_RIGHTS) as the job starts; ``X <wait status> <child cpu
+          s> <reason>`` after a job (reason ``-``; ``nproc`` when the process watchdog killed it;
+          ``cpu`` past its CPU-time limit).
+Each job's stdout, stderr and report descriptor are the write end of its own pipe. The child
+closes the control and status descriptors before any candidate code runs, and the zygote makes
+itself non-dumpable (and is PID 1 under bwrap), so a candidate can neither read nor forge status
+lines, nor learn another job's nonce, nor reach another job's output.
 
 Report lines written by the child (``N`` is the per-job secret nonce):
   ``N O i <json>`` output of input i; ``N U i <type>`` unencodable output; ``N E i <exc>``
@@ -35,9 +36,12 @@ import os
 import resource
 import select
 import signal
+import socket
 import sys
 
-WORKDIR, STATUS_FD, PIDNS, DROP_UID = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", int(sys.argv[4])
+WORKDIR, PIDNS, DROP_UID = sys.argv[1], sys.argv[3] == "1", int(sys.argv[4])
+CTL_FD, STATUS_FD = (int(fd) for fd in sys.argv[2].split(","))
+STATUS = socket.socket(fileno=STATUS_FD)
 
 # Pre-imported (shared by every forked job): cheap, common modules only. Fork cost grows with
 # the zygote's size and with at-fork hooks (``random`` reseeds, ``threading`` re-inits), so
@@ -51,7 +55,14 @@ _PRELOAD_UNREADABLE = (
     "struct", "io", "contextlib", "enum", "abc", "base64", "binascii", "collections.abc",
     "socket", "queue", "calendar", "pathlib", "glob", "fnmatch", "zlib", "time",
 )
-for _name in _PRELOAD + (_PRELOAD_UNREADABLE if DROP_UID >= 0 else ()):
+# Heavy but common in model-written code: ``import numpy`` alone costs ~0.3 CPU-s, more than the
+# time floor, so it is imported once here (if installed) and a job's import is a dict lookup.
+# One BLAS thread: a thread pool in the fork server would make every fork pay its at-fork hooks.
+_PRELOAD_HEAVY = ("numpy",)
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+# (Under bwrap the jobs' uid can read the interpreter: levels.bwrap_argv makes its parents 0755.)
+for _name in _PRELOAD + (_PRELOAD_UNREADABLE if DROP_UID >= 0 and not PIDNS else ()) + _PRELOAD_HEAVY:
     try:
         __import__(_name)
     except ImportError:
@@ -68,7 +79,7 @@ def _prctl(option, value):
 def _read_exact(n):
     buf = b""
     while len(buf) < n:
-        chunk = os.read(0, n - len(buf))
+        chunk = os.read(CTL_FD, n - len(buf))
         if not chunk:
             return None
         buf += chunk
@@ -92,7 +103,7 @@ def _next_message():
     return PENDING.popleft() if PENDING else _read_msg()
 
 
-def _wait(pid, nproc, nonce, cpu_limit):
+def _wait(pid, nproc, nonce, cpu_limit, mem_limit=None):
     """Wait for the child, obeying a kill request for this job (by nonce) meanwhile.
 
     While the job runs past 10 ms, the zygote reads its CPU time every 10 ms and kills it past
@@ -105,6 +116,10 @@ def _wait(pid, nproc, nonce, cpu_limit):
     In a PID namespace the zygote also counts the namespace's processes every 10 ms and kills
     the job past ``nproc``: the kernel exempts host root from RLIMIT_NPROC, so a fork bomb run
     by a root-owned harness would otherwise grow until the wall-clock limit.
+
+    With ``mem_limit`` (bytes) it sums the resident memory of all the job's processes at each
+    look (every 2 ms once past half the budget) and kills them all past it: RLIMIT_AS bounds
+    each process alone, this the job's whole process tree (``_memory_used``).
     """
     try:
         pidfd = os.pidfd_open(pid)
@@ -112,12 +127,12 @@ def _wait(pid, nproc, nonce, cpu_limit):
         pidfd = None
     reason = b"-"
     watch = PIDNS and nproc is not None
-    poll = watch or cpu_limit is not None or pidfd is None
+    poll = watch or cpu_limit is not None or mem_limit is not None or pidfd is None
     pause = 0.01
     while True:
-        ready = select.select([0] + ([pidfd] if pidfd is not None else []), [], [],
+        ready = select.select([CTL_FD] + ([pidfd] if pidfd is not None else []), [], [],
                               pause if poll else None)[0]
-        if 0 in ready:
+        if CTL_FD in ready:
             msg = _read_msg()
             if msg is None:
                 _kill_job(pid)
@@ -127,20 +142,28 @@ def _wait(pid, nproc, nonce, cpu_limit):
                 PENDING.append(msg)
             elif msg["kill"] == nonce:
                 _kill_job(pid)
-        if watch and not ready and _count_processes() > nproc + 2:
+        if watch and not ready and _count_processes() > nproc + 1:  # the job's and the zygote
             reason = b"nproc"
             _kill_job(pid)
             try:
                 os.kill(-1, signal.SIGKILL)
             except OSError:
                 pass
+        pids = _job_pids() if not ready and reason == b"-" else ()  # once per look, for both
         if cpu_limit is not None and not ready and reason == b"-":
-            used = _cpu_used(pid)
+            used = _job_cpu_used(pid, pids)
             if used is not None and used >= cpu_limit:
                 reason = b"cpu"
                 _kill_job(pid)
             elif used is not None:  # look again when the limit may be reached, within 10 ms
                 pause = min(0.01, max(0.001, cpu_limit - used))
+        if mem_limit is not None and not ready and reason == b"-":
+            resident = _memory_used(pids)
+            if resident > mem_limit:
+                reason = b"memory"
+                _kill_all(pid)
+            elif resident > mem_limit // 2:
+                pause = min(pause, 0.002)
         try:
             got, status = os.waitpid(pid, os.WNOHANG)
         except ChildProcessError:
@@ -177,7 +200,7 @@ def main():
     for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_DFL)
     cache = {}
-    os.write(STATUS_FD, b"R cpu\n" if _cpu_used(os.getpid()) is not None else b"R wall\n")
+    STATUS.send(b"R cpu" if _cpu_used(os.getpid()) is not None else b"R wall")
     while True:
         msg = _next_message()
         if msg is None:
@@ -190,21 +213,25 @@ def main():
             cache[msg["s"]] = _load_suite(msg["k"], msg["x"])
         suite = cache.get(msg["s"], RuntimeError("suite not sent to this worker"))
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        # The job boundary on the data pipe: everything before it belongs to earlier jobs (all
-        # their processes are dead by now), everything after it to this one.
-        os.write(1, b"\n~J " + msg["n"].encode() + b"\n")
+        # The job's own channel: what its processes write, and nothing else, reaches the
+        # parent on this pipe; the parent gets the read end before the job runs.
+        out_r, out_w = os.pipe()
+        socket.send_fds(STATUS, [b"S " + msg["n"].encode()], [out_r])
+        os.close(out_r)
         code = program_code(msg)
         gc.freeze()  # the job's collector then skips our objects: fewer copy-on-write faults
         pid = os.fork()
         if pid == 0:
-            _child(msg, suite, code)
+            _child(msg, suite, code, out_w)
+        os.close(out_w)
         del code
-        status, reason = _wait(pid, msg["lim"].get("nproc"), msg["n"], msg["lim"].get("cpu_s"))
+        status, reason = _wait(pid, msg["lim"].get("nproc"), msg["n"], msg["lim"].get("cpu_s"),
+                               msg["lim"].get("mem"))
         _sweep()
         _wipe(WORKDIR)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-        os.write(STATUS_FD, b"X %d %.4f %s\n" % (status, cpu, reason))
+        STATUS.send(b"X %d %.4f %s" % (status, cpu, reason))
 
 
 main()

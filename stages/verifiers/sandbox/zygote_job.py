@@ -13,7 +13,9 @@ import binascii
 import marshal
 import os
 import resource
+import signal
 import sys
+import time
 
 # Bound now: a candidate may rebind builtins.AssertionError / BaseException in its own process.
 _AssertionError, _BaseException = AssertionError, BaseException
@@ -54,13 +56,15 @@ def _limit(msg):
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def _child(msg, suite, code):
+def _child(msg, suite, code, out):
     """Runs in the forked child; never returns. ``code``: the candidate's code object, made by
     the fork server before the fork (``program_code``), or the exception that making it raised.
     The working directory is the scratch directory already (the fork server's own)."""
     try:
         os.setsid()
         os.dup2(_NULL, 0)
+        os.dup2(out, 1)  # the job's own pipe: its stdout, stderr and report lines
+        os.dup2(out, 2)
         os.closerange(3, 1 << 16)
         report = os.dup(1)
         if DROP_UID >= 0:
@@ -124,15 +128,30 @@ def _run_assert(code, test_code, tag, report):
     os.write(report, tag + b"P\n")
 
 
+def _arm(limits, cpu_s):
+    """Per-input limits (``msg["it"]``: ``{"load": s, "in": [s, ...], "wall": [factor, slack]}``,
+    from the reference's time on each input): ``cpu_s`` of process CPU time (SIGPROF) and
+    ``factor x cpu_s + slack`` wall seconds (SIGALRM). Both signals keep their default action,
+    so they end the process even inside a C call; a candidate that disarms them still meets the
+    fork server's limit on the whole job (their sum). Re-arming replaces the previous timers."""
+    if limits is not None:  # cpu_s 0: disarm both
+        signal.setitimer(signal.ITIMER_PROF, cpu_s)
+        signal.setitimer(signal.ITIMER_REAL, cpu_s and limits["wall"][0] * cpu_s + limits["wall"][1])
+
+
 def _run_io(msg, code, inputs, tag, report):
     env = {}
+    limits, timing = msg.get("it"), msg.get("tm")
     try:
+        _arm(limits, limits and limits["load"])
         _load(code, env)
         fn = env[msg["e"]]
     except _BaseException as exc:
         os.write(report, tag + b"E -1 " + _exc_text(exc) + b"\n")
         return
     for i, args in enumerate(inputs):
+        _arm(limits, limits and limits["in"][i])
+        start = time.process_time() if timing else 0.0
         try:
             out = fn(*args)
         except _BaseException as exc:
@@ -142,5 +161,8 @@ def _run_io(msg, code, inputs, tag, report):
             line = b"O %d " % i + encode(out).encode("utf-8", "surrogatepass")
         except _BaseException as exc:
             line = b"U %d " % i + _exc_text(exc)
+        if timing:  # trusted references only (calibration): CPU seconds of this input
+            line += b"\n" + tag + b"T %d %.6f" % (i, time.process_time() - start)
         os.write(report, tag + line + b"\n")
+    _arm(limits, 0)
     os.write(report, tag + b"D\n")

@@ -25,15 +25,15 @@ def _own_processes():
     return count
 
 
-def _children():
+def _children(pid="self"):
     found = []
     try:
-        tids = os.listdir("/proc/self/task")
+        tids = os.listdir(f"/proc/{pid}/task")
     except OSError:  # no /proc (macOS): only the job's own process group is killed
         return found
     for tid in tids:
         try:
-            with open("/proc/self/task/" + tid + "/children") as fh:
+            with open(f"/proc/{pid}/task/{tid}/children") as fh:
                 found += [int(p) for p in fh.read().split()]
         except OSError:
             pass
@@ -102,6 +102,54 @@ def _count_processes():
     return sum(1 for p in os.listdir("/proc") if p.isdigit())
 
 
+PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def _job_pids():
+    """The job's processes: in a PID namespace every process but the zygote; elsewhere the
+    zygote's children (orphans are re-parented to it, a subreaper) and all their descendants.
+    Empty where /proc cannot tell."""
+    if PIDNS:
+        me = os.getpid()
+        try:
+            return [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) != me]
+        except OSError:
+            return []
+    found, todo = [], _children()
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo += _children(pid)
+    return found
+
+
+def _memory_used(pids):
+    """Bytes resident in all of the job's processes (``statm``: anonymous, file-backed and
+    shared memory alike; pages a process shares with another count in each: an upper bound).
+    0 where /proc cannot tell (macOS: RLIMIT_AS per process is all there is)."""
+    pages = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/statm", "rb") as fh:
+                pages += int(fh.read().split()[1])
+        except (OSError, IndexError, ValueError):
+            pass
+    return pages * PAGE
+
+
+def _kill_all(pid):
+    """SIGKILL the job and every process it made, at once (before any of them grows more)."""
+    _kill_job(pid)
+    if PIDNS:
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except OSError:
+            pass
+        return
+    for other in _job_pids():
+        _kill_job(other)
+
+
 def _kill_job(pid):
     for kill in (os.killpg, os.kill):
         try:
@@ -113,22 +161,39 @@ def _kill_job(pid):
 CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def _cpu_used(pid):
-    """CPU seconds of the job's process (all its threads) and of the children it waited for.
-
-    ``stat`` counts in clock ticks (10 ms); ``schedstat`` has the main thread's time in ns, so
-    a single-threaded spinner is stopped within a millisecond of its limit. None where /proc
-    cannot tell (macOS). Descendants the job did not wait for are not counted: the parent's
-    wall-clock backstop bounds them.
-    """
+def _ticks(pid):
+    """CPU seconds of a process (all its threads) and of the children it waited for, from
+    ``stat`` (clock ticks of 10 ms); None where /proc cannot tell (macOS)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as fh:
             fields = fh.read().rsplit(b")", 1)[1].split()
-        ticks = (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / CLK_TCK
+        return (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / CLK_TCK
     except (OSError, IndexError, ValueError):
+        return None
+
+
+def _cpu_used(pid):
+    """CPU seconds of the job's process, as ``_ticks``; ``schedstat`` has the main thread's time
+    in ns, so a single-threaded spinner is stopped within a millisecond of its limit."""
+    ticks = _ticks(pid)
+    if ticks is None:
         return None
     try:
         with open(f"/proc/{pid}/schedstat", "rb") as fh:
             return max(ticks, int(fh.read().split()[0]) / 1e9)
     except (OSError, IndexError, ValueError):
         return ticks
+
+
+def _job_cpu_used(pid, pids):
+    """CPU seconds of the whole job: its process and every other process of it still there
+    (children it did not wait for, orphans, zombies not yet reaped), so that forking a spinner
+    and blocking until it answers does not escape the CPU clock. A waited-for child's time is
+    in its parent's ``stat`` and it is gone from /proc: nothing counts twice."""
+    used = _cpu_used(pid)
+    if used is None:
+        return None
+    for other in pids:
+        if other != pid:
+            used += _ticks(other) or 0.0
+    return used

@@ -13,6 +13,7 @@ import socket
 import sys
 import textwrap
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -83,10 +84,13 @@ def _battery(canary: str, port: int) -> dict[str, tuple[str, Any, Any]]:
                           "error", "error"),
         "rmtree_home": (_program(f"shutil.rmtree({canary!r})\nreturn a + b\n", "import shutil\n"),
                         "error", "error"),
+        # under root (both levels) the fork server is another uid's process: EPERM; bwrap as
+        # an ordinary user: it is PID 1 of the namespace, which ignores the signal (the candidate
+        # goes on and returns)
         "kill_parent": (_program("os.kill(os.getppid(), 9)\nreturn a + b\n", "import os\n"),
-                        "error", "error"),
-        # bwrap: kills the fork server (the only other process it may signal); rlimits under
-        # root: its worker's uid owns no other process, so it harms nothing and passes
+                        *(["error"] * 2 if os.geteuid() == 0 else [{"bwrap": "pass", "rlimits": "error"}] * 2)),
+        # bwrap: PID 1 is exempt and nothing else is there (ESRCH: error); rlimits under root:
+        # its worker's uid owns no other process: it harms nothing and passes
         "kill_everything": (_program("os.kill(-1, 9)\nreturn a + b\n", "import os\n"),
                             {"bwrap": "error", "rlimits": "pass"}, {"bwrap": "error", "rlimits": "pass"}),
         "read_fork_server_memory": (_program(
@@ -95,7 +99,82 @@ def _battery(canary: str, port: int) -> dict[str, tuple[str, Any, Any]]:
         "write_10gb_file": (_program("with open('big', 'wb') as fh:\n    for _ in range(10 * 1024):\n"
                                      "        fh.write(b'x' * 2**20)\nreturn a + b\n"), "error", "error"),
         "correct": (_program("return a + b\n"), "pass", "pass"),
+        **_reward_hacks(),
     }
+
+
+def _reward_hacks() -> dict[str, tuple[str, Any, Any]]:
+    """Reward-hacking patterns from the RL-on-unit-tests literature (issue 14), each with the
+    verdict it must get. On assertion suites some pass: that verifier runs the candidate in the
+    test's own process and is gameable by design (docs/sandbox.md), which is what it measures. A job's whole-tree memory budget has its own
+    test (test_memory.py: page faults are slow on some VMs, too slow for this battery's 1 s)."""
+    return {
+        # redefine the test's helpers: the test code runs after the program and rebinds them
+        "redefine_check": (_program("return 0\n", "def check(candidate):\n    pass\n"), "fail", "fail"),
+        "builtins_check": (_program("return 0\n", "import builtins\nbuiltins.check = lambda c: None\n"),
+                           "fail", "fail"),
+        "redefine_candidate": (_program("return 0\n", "candidate = lambda a, b: a + b\n"), "fail", "fail"),
+        "sys_modules_patch": (_program("return 0\n", "import sys, types\nfake = types.ModuleType('math')\n"
+                                       "fake.isclose = lambda *a, **k: True\nsys.modules['math'] = fake\n"
+                                       "sys.modules['json'] = fake\n"), "fail", "fail"),
+        # rewrite the harness's own failure line into a pass line (assertion suites: by design)
+        "patch_os_write_report": (_program("return 0\n", "import os\n_w = os.write\n"
+                                           "os.write = lambda fd, b: _w(fd, b.replace(b' F ', b' P\\n#', 1))\n"),
+                                  "fail", "pass"),
+        "patch_harness_encoder": (_program("return 0\n", "import sys\nsys.modules['__main__'].encode = "
+                                           "lambda v: '3'\n"), "fail", "fail"),
+        "del_exit_on_return": (_program("k = K()\nreturn a + b\n", "import os\nclass K:\n"
+                                        "    def __del__(self):\n        os._exit(0)\n"), "error", "error"),
+        "atexit_marker": (_program("return 0\n", "import atexit, os\natexit.register(lambda: os.write("
+                                   "1, b'0' * 32 + b' P\\n'))\n"), "fail", "fail"),
+        "raise_system_exit": (_program("raise SystemExit(0)\n"), "error", "error"),
+        "raise_keyboard_interrupt": (_program("raise KeyboardInterrupt\n"), "error", "error"),
+        "ignore_sigxcpu_sigterm": (_program("for s in (signal.SIGXCPU, signal.SIGTERM, signal.SIGINT):\n"
+                                            "    signal.signal(s, signal.SIG_IGN)\nwhile True:\n    pass\n",
+                                            "import signal\n"), "timeout", "timeout"),
+        "thread_forges_after_return": (_program(
+            "def late():\n    time.sleep(0.05)\n    os.write(1, b'0' * 32 + b' D\\n' + b'0' * 32 + b' P\\n')\n"
+            "threading.Thread(target=late).start()\nreturn 0\n", "import os, threading, time\n"),
+            "fail", "fail"),
+        "fd_exhaustion": (_program("try:\n    while True:\n        held.append(os.open('/dev/null', os.O_RDONLY))\n"
+                                   "except OSError:\n    pass\nreturn a + b\n", "import os\nheld = []\n"),
+                          "pass", "pass"),
+        "close_report_fd": (_program("os.closerange(0, 1024)\nreturn a + b\n", "import os\n"), "error", "error"),
+        "endless_output": (_program("while True:\n    os.write(1, b'x' * 65536)\n", "import os\n"),
+                           "error", "error"),
+        "endless_print": (_program("while True:\n    print('x' * 10**5)\n"), "timeout", "timeout"),
+        "recursion_error": (_program("return add(a, b)\n"), "error", "error"),
+        "custom_eq_hash": (_program("class T:\n    __eq__ = lambda s, o: True\n    __hash__ = lambda s: 0\n"
+                                    "return T()\n"), "fail", "pass"),
+        "str_subclass_eq": (_program("class S(str):\n    __eq__ = lambda s, o: True\nreturn S('x')\n"),
+                            "fail", "pass"),
+        "return_nan": (_program("return float('nan')\n"), "fail", "fail"),
+        # reads the expected values out of the calling test's constants (assertion suites: the
+        # test runs in the candidate's process, by design); on I/O suites they are not there
+        "read_test_constants": (_program(_READ_CONSTANTS), "fail", "pass"),
+        "read_repo_file": (_program(f"open({REPO_FILE!r}).read()\nreturn a + b\n"),
+                           {"bwrap": "error", "rlimits": "pass"}, {"bwrap": "error", "rlimits": "pass"}),
+        "write_control_pipe": (_program("with open(f'/proc/{os.getppid()}/fd/3', 'wb') as fh:\n"
+                                        "    fh.write(b'junk')\nreturn a + b\n", "import os\n"), "error", "error"),
+        # the CPU clock counts CPU time: a sleep within the wall-clock backstop is no timeout
+        "sleep_under_backstop": (_program("time.sleep(1.5)\nreturn a + b\n", "import time\n"), "pass", "pass"),
+        # spin in a child the job does not wait for, block on a pipe meanwhile: still its CPU
+        "fork_escape_cpu_clock": (_program(
+            "r, w = os.pipe()\nif os.fork() == 0:\n    end = time.process_time() + 3\n"
+            "    while time.process_time() < end:\n        pass\n    os.write(w, b'x')\n    os._exit(0)\n"
+            "os.read(r, 1)\nreturn a + b\n", "import os, time\n"), "timeout", "timeout"),
+    }
+
+
+REPO_FILE = str(Path(__file__).resolve().parents[3] / "pyproject.toml")
+_READ_CONSTANTS = """\
+import sys
+consts = [c for c in sys._getframe(1).f_code.co_consts if type(c) is int]
+for i in range(len(consts) - 2):
+    if consts[i] == a and consts[i + 1] == b:
+        return consts[i + 2]
+return 0
+"""
 
 
 # Finds the harness's nonce-tagged ``tag`` in the caller frames and forges completion lines
@@ -218,12 +297,18 @@ def test_required_verdict_assert_suite(outcome, name):
 
 def test_limits_are_enforced_promptly(outcome):
     """Every job ended within its wall-clock limit (with the CPU clock: the backstop for what
-    burns no CPU) plus the kill grace, and every CPU-limited one within its CPU seconds."""
+    burns no CPU) plus the kill grace, and every CPU-limited one within its CPU seconds.
+
+    The CPU clock counts all of a job's processes: one that forks burns up to one CPU-second per
+    core per wall second, so between two looks of the fork server's watch (and the kill of every
+    process) it can overshoot by that much more on a busy machine: the allowance is per core.
+    """
     wall = outcome["wall_limit_s"]
+    overshoot = 0.25 + 0.35 * (os.cpu_count() or 1)
     for result in outcome["results"].values():
         assert result.duration_s < wall + KILL_GRACE_S + 2.0, result
         if "CPU time" in result.detail:
-            assert result.extra["cpu_s"] < LIMIT_S + 0.25, result
+            assert result.extra["cpu_s"] < LIMIT_S + overshoot, result
 
 
 def test_harness_survives_the_battery(outcome):

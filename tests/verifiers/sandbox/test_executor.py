@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from stages.params import VerifyParams
@@ -62,8 +64,10 @@ def test_type_strictness(executor):
     assert _one(executor, "def add(a, b):\n    return float(a + b)\n").verdict == "pass"
     assert _one(executor, "def add(a, b):\n    return str(a + b)\n").verdict == "fail"
     bools = IOSuite("f", ((0,), (1,)), (False, True))
-    assert _one(executor, "def f(x):\n    return x\n", bools).verdict == "fail"
-    assert _one(executor, "def f(x):\n    return bool(x)\n", bools).verdict == "pass"
+    assert _one(executor, "def f(x):\n    return x\n", bools).verdict == "pass"  # EvalPlus: 0 == False
+    strict = IOSuite("f", ((0,), (1,)), (False, True), compare="strict")
+    assert _one(executor, "def f(x):\n    return x\n", strict).verdict == "fail"
+    assert _one(executor, "def f(x):\n    return bool(x)\n", strict).verdict == "pass"
 
 
 def test_tuples_compare_as_json_lists(executor):
@@ -200,11 +204,24 @@ def test_inputs_keep_their_types(executor):
 
 
 def test_jobs_queued_behind_a_lost_worker_run_again():
-    """A candidate that kills its fork server loses only itself; the job queued behind it in
-    the same worker is handed back and runs on a fresh one."""
-    killer = "import os\ndef add(a, b):\n    os.kill(os.getppid(), 9)\n    return a + b\n"
+    """A fork server that dies (here killed from outside: a job can no longer kill it) loses
+    only the running job; the job queued behind it in the same worker is handed back and runs
+    on a fresh one."""
+    import signal
+    import threading
+    import time
+
+    killer = "import time\ndef add(a, b):\n    time.sleep(30)\n    return a + b\n"
     jobs = [ExecJob(("killer", 0), killer, IO, 2.0)] + [ExecJob(("ok", i), ADD, IO, 2.0) for i in range(3)]
+
+    def kill_worker(ex):  # once the killer job runs (not while its worker starts)
+        while not (ex._all and ex._all[0]._inflight and ex._all[0]._inflight[0].started):
+            time.sleep(0.01)
+        time.sleep(0.2)
+        os.killpg(ex._all[0].proc.pid, signal.SIGKILL)
+
     with SandboxExecutor(workers=1, cache_dir=None) as ex:
+        threading.Thread(target=kill_worker, args=(ex,), daemon=True).start()
         results = {r.key: r.verdict for r in ex.run(jobs)}
     assert results == {("killer", 0): "error", ("ok", 0): "pass", ("ok", 1): "pass", ("ok", 2): "pass"}
 

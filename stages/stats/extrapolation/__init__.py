@@ -1,0 +1,1 @@
+"""Coverage extrapolation: estimators of pass@k at k beyond the samples drawn (see estimators.py)."""

@@ -1,0 +1,119 @@
+"""Time limits per input, from the reference's time on each input (issues 13.9 and 16).
+
+The HumanEval/60 case: HumanEval+'s reference of ``sum_to_n`` is O(1), HumanEval's own canonical
+solution ``sum(range(n + 1))`` is O(n), and the suite holds inputs up to 10^6. A limit for the
+whole suite of ``max(floor, factor x reference time)`` times the correct linear solution out;
+a limit per input of the same rule lets it pass (docs/sandbox.md).
+"""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+
+from stages.schemas import PROBLEMS, conform
+from stages.verifiers import code_tests
+from stages.verifiers.base import ExecJob
+from stages.verifiers.sandbox import SandboxExecutor
+from stages.verifiers.sandbox.calibrate import calibrate_problems
+
+FLOOR, FACTOR = 0.25, 20.0
+INPUTS = [[1], [5], [10], [30]] + [[10**6 - i] for i in range(40)]  # as HumanEval+'s plus inputs
+PROBLEM = {"dataset": "humanevalplus", "kind": "code", "prompt": "", "program_prefix": "",
+           "atol": 0.0, "answer": "", "dataset_hash": "", "test": "", "problem_id": "HumanEval/60",
+           "entry_point": "sum_to_n", "reference": "def sum_to_n(n):\n    return n * (n + 1) // 2\n",
+           "inputs_weak": json.dumps(INPUTS[:4]),
+           "outputs_weak": json.dumps([n * (n + 1) // 2 for [n] in INPUTS[:4]]),
+           "inputs_strong": json.dumps(INPUTS),
+           "outputs_strong": json.dumps([n * (n + 1) // 2 for [n] in INPUTS])}
+CANONICAL = "def sum_to_n(n):\n    return sum(range(n + 1))\n"  # HumanEval's canonical solution
+SPIN = "def sum_to_n(n):\n    while True:\n        pass\n"
+
+
+@pytest.fixture(scope="module")
+def setup():
+    problems = conform(pl.DataFrame([PROBLEM]), PROBLEMS, "problems")
+    executor = SandboxExecutor(workers=1, cache_dir=None)
+    timeouts = calibrate_problems(problems, FLOOR, FACTOR, executor)
+    yield problems, executor, timeouts
+    executor.close()
+
+
+def _run(setup, programs: list[str], timeouts=None):
+    problems, executor, calibrated = setup
+    samples = pl.DataFrame({"problem_id": ["HumanEval/60"] * len(programs),
+                            "sample_idx": list(range(len(programs))), "completion": programs})
+    results = code_tests.run_verifier("strong_io", problems, samples, executor,
+                                      calibrated if timeouts is None else timeouts)
+    return sorted(results, key=lambda r: r.key)
+
+
+def test_every_input_gets_its_own_limit(setup):
+    _, _, timeouts = setup
+    per_input = timeouts.inputs["HumanEval/60"]
+    assert len(per_input) == len(INPUTS)  # the weak inputs are among the strong ones
+    assert set(per_input.values()) == {FLOOR}  # an O(1) reference: every input at the floor
+
+
+def test_linear_solution_passes_with_per_input_limits(setup):
+    """The canonical O(n) solution spends about 20 ms of CPU per input of 10^6 (about 1 s in
+    all): within each input's floor, over any whole-suite limit the O(1) reference implies."""
+    result = _run(setup, [CANONICAL])[0]
+    assert result.verdict == "pass", result
+    assert result.extra["cpu_s"] > timeouts_whole(setup)["HumanEval/60"]
+    old = _run(setup, [CANONICAL], timeouts_whole(setup))[0]  # the previous rule, for contrast
+    assert old.verdict == "timeout"
+
+
+def timeouts_whole(setup) -> dict[str, float]:
+    _, _, timeouts = setup
+    return dict(timeouts)  # the whole-suite limits alone: what the verifier used before
+
+
+def test_a_hang_costs_one_input_limit_not_the_suite_budget(setup):
+    result = _run(setup, [SPIN])[0]
+    assert result.verdict == "timeout" and "per-input CPU-time limit on input 0" in result.detail
+    assert result.extra["cpu_s"] < FLOOR + 0.1, result
+
+
+def test_c_level_hang_and_sleep_are_ended_per_input(setup):
+    c_hang = "def sum_to_n(n):\n    return sum(range(10**15))\n"
+    sleeper = "import time\ndef sum_to_n(n):\n    time.sleep(100)\n"
+    hang, sleep = _run(setup, [c_hang, sleeper])
+    assert hang.verdict == "timeout" and "CPU-time" in hang.detail
+    assert sleep.verdict == "timeout" and "wall-clock" in sleep.detail
+    assert sleep.duration_s < 4 * FLOOR + 0.5 + 1.0, sleep
+
+
+def test_disarming_the_timer_meets_the_whole_budget(setup):
+    """A candidate that turns its per-input timers off is still held to the job's budget (the
+    sum of the per-input limits) by the fork server."""
+    sneaky = ("import signal\ndef sum_to_n(n):\n    signal.setitimer(signal.ITIMER_PROF, 0)\n"
+              "    signal.setitimer(signal.ITIMER_REAL, 0)\n    while True:\n        pass\n")
+    problems, executor, timeouts = setup
+    job = next(j for j in code_tests.plan_jobs("strong_io", problems, pl.DataFrame(
+        {"problem_id": ["HumanEval/60"], "sample_idx": [0], "completion": [sneaky]}), timeouts)
+        if isinstance(j, ExecJob))
+    small = ExecJob(job.key, job.program, job.suite, 0.5)  # a small budget keeps the test short
+    result = next(iter(executor.run([small])))
+    assert result.verdict == "timeout" and "0.50s of CPU time" in result.detail
+
+
+NUMPY_SUM = "import numpy as np\n\ndef sum_to_n(n):\n    return int(np.arange(n + 1).sum())\n"
+
+
+def test_correct_numpy_solution_passes_within_the_floor(setup):
+    """``import numpy`` alone costs ~0.3 CPU-s, above the 0.25 s floor: the fork server
+    pre-imports it, so neither loading the program nor the first call spends the floor on it
+    (issue 18); also when the import sits inside the function."""
+    pytest.importorskip("numpy")
+    inside = "def sum_to_n(n):\n    import numpy\n    return int(numpy.arange(n + 1).sum())\n"
+    assert [r.verdict for r in _run(setup, [NUMPY_SUM, inside])] == ["pass", "pass"]
+    from stages.verifiers.base import AssertSuite
+
+    check = AssertSuite("def check(c):\n    assert c(10) == 55\n", "sum_to_n")
+    _, executor, _ = setup
+    result = next(iter(executor.run([ExecJob(("a", 0), NUMPY_SUM, check, FLOOR)])))
+    assert result.verdict == "pass" and result.extra["cpu_s"] < 0.05, result  # no import paid
