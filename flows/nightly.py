@@ -32,7 +32,7 @@ from flows.evaluate import evaluate
 from flows.mlflow_views import describe_overrides, override_tags
 from flows.regression import (
     Comparison,
-    compare_counts,
+    compare_runs,
     counts_of_run,
     markdown,
     previous_nightly,
@@ -77,7 +77,7 @@ def nightly(
                 if prev is None:
                     logger.info("no previous nightly for %s / %s / %s", model, dataset, verifier)
                     continue
-                comparisons += compare_counts(
+                comparisons += compare_runs(
                     counts_of_run(mc, prev.info.run_id), counts, verifier, cfg.metrics, cfg.bootstrap,
                     cfg.ci, labels={"model": model, "dataset": dataset, "previous_run_id": prev.info.run_id})
     except BaseException:

@@ -86,9 +86,6 @@ def compare_runs(
     return out
 
 
-# flows/nightly.py and tests/flows/test_regression.py still import the old name (same function).
-compare_counts = compare_runs
-
 
 def previous_nightly(mc: Any, experiment_id: str, model: str, dataset: str, verifier: str,
                      exclude_parent: str | None) -> Any | None:

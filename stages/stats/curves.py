@@ -23,9 +23,6 @@ from stages.schemas import COUNTS, CURVE, conform
 from stages.stats.bootstrap import percentile_interval, resample_weights
 from stages.stats.passk import counts_from_verdicts, pass_at_k_matrix
 
-# fits.py (owned elsewhere) still imports this name; it is the passk helper, not a copy.
-pass_matrix = pass_at_k_matrix
-
 # Columns of the bootstrap matrix handled at once: bounds memory at B x chunk float64.
 _K_CHUNK = 2048
 

@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from stages.stats.compare import crossover, equal_compute, flops_per_sample, paired_difference
-from stages.stats.curves import pass_matrix
+from stages.stats.passk import pass_at_k_matrix as pass_matrix
 
 
 def test_equal_compute_buys_samples_by_cost() -> None:
