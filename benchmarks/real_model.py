@@ -23,9 +23,16 @@ MODEL = "SmolLM2-135M-Instruct.Q4_1"
 DATASETS = ("humanevalplus", "gsm8k")
 
 
-def overrides(dataset: str, limit: int, n: int, max_new_tokens: int) -> dict[str, Any]:
-    """The ``--set`` overrides of one ``make real`` run."""
+def overrides(dataset: str, limit: int, n: int, max_new_tokens: int, logprobs: bool = False) -> dict[str, Any]:
+    """The ``--set`` overrides of one ``make real`` run.
+
+    Logprobs are off by default: llama-cpp-python 0.3.36 builds them in Python per token (a
+    softmax and a sort over the 49,152-token vocabulary), which measured here made a 57-token
+    reply take 7.3-8.1 s instead of 1.5 s (2026-12-01, idle server, one request at a time); the
+    strategies that need scores are then skipped with that reason. ``--logprobs`` turns them on
+    (the CI smoke test does, on a few samples)."""
     return {
+        "generate.openai.logprobs": logprobs,
         "base.dataset": dataset, "prepare.limit": limit, "generate.backend": "openai",
         "generate.openai.launch": "llamacpp", "generate.openai.chat": True,
         "generate.model": MODEL, "generate.n_samples": n, "generate.max_new_tokens": max_new_tokens,
@@ -59,17 +66,18 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--limit", type=int, default=8, help="problems per dataset")
     ap.add_argument("--n", type=int, default=8, help="samples per problem")
     ap.add_argument("--max-new-tokens", type=int, default=256)
+    ap.add_argument("--logprobs", action="store_true", help="ask for logprobs (about 5x slower generation)")
     ap.add_argument("--out", type=Path, default=Path("runs/real"))
     args = ap.parse_args(argv)
 
     from flows.evaluate import evaluate
 
     report: dict[str, Any] = {"model": MODEL, "limit": args.limit, "n": args.n,
-                              "max_new_tokens": args.max_new_tokens, "runs": {}}
+                              "max_new_tokens": args.max_new_tokens, "logprobs": args.logprobs, "runs": {}}
     for dataset in DATASETS:
         run_dir = args.out / dataset
         t0 = time.perf_counter()
-        result = evaluate("params.yaml", overrides(dataset, args.limit, args.n, args.max_new_tokens),
+        result = evaluate("params.yaml", overrides(dataset, args.limit, args.n, args.max_new_tokens, args.logprobs),
                           str(run_dir), source="make-real")
         wall = time.perf_counter() - t0
         report["runs"][dataset] = {"wall_s": round(wall, 1), "mlflow_run_ids": result["mlflow_run_ids"],

@@ -45,13 +45,82 @@ def wait_for(url: str, timeout_s: float = 600.0) -> None:
     raise SystemExit(f"ui_screenshots: the MLflow UI did not answer at {url} in {timeout_s:.0f} s")
 
 
-def shoot(browser: str, url: str, out: Path, size: str = "1600,1000", wait_ms: int = 60000) -> None:
-    """One full-window PNG of ``url``, taken ``wait_ms`` after loading starts (real time: with
-    ``--virtual-time-budget`` the MLflow SPA's polling kept Chromium from ever finishing)."""
-    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                    f"--window-size={size}", f"--timeout={wait_ms}",
-                    f"--screenshot={out}", url], check=True, capture_output=True, timeout=wait_ms / 1000 + 120)
-    print(f"ui_screenshots: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out} <- {url}")
+class Browser:
+    """Headless Chromium driven over the DevTools protocol (``websockets``, already installed
+    with Prefect): navigate, wait until the page shows ``expect`` (the MLflow SPA renders long
+    after its load event, which is when ``chromium --screenshot`` shoots: a skeleton page), then
+    capture. Real time, no virtual time: the SPA's polling never lets a virtual budget finish."""
+
+    def __init__(self, binary: str) -> None:
+        import tempfile
+
+        self._profile = tempfile.TemporaryDirectory()
+        port = free_port()
+        self._proc = subprocess.Popen(
+            [binary, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+             f"--remote-debugging-port={port}", f"--user-data-dir={self._profile.name}", "about:blank"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        wait_for(f"http://127.0.0.1:{port}/json/version", timeout_s=120)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as r:
+            page = next(t for t in json.loads(r.read()) if t["type"] == "page")
+        from websockets.sync.client import connect
+
+        self._ws = connect(page["webSocketDebuggerUrl"], max_size=None, open_timeout=60)
+        self._id = 0
+
+    def call(self, method: str, **params: object) -> dict:
+        self._id += 1
+        self._ws.send(json.dumps({"id": self._id, "method": method, "params": params}))
+        while True:
+            msg = json.loads(self._ws.recv(timeout=120))
+            if msg.get("id") == self._id:
+                if "error" in msg:
+                    raise RuntimeError(f"{method}: {msg['error']}")
+                return msg.get("result", {})
+
+    def shoot(self, url: str, out: Path, expect: str, size: tuple[int, int] = (1600, 1000),
+              timeout_s: float = 180.0) -> None:
+        import base64
+
+        self.call("Emulation.setDeviceMetricsOverride", width=size[0], height=size[1],
+                  deviceScaleFactor=1, mobile=False)
+        self.call("Page.navigate", url=url)
+        deadline, shown = time.monotonic() + timeout_s, False
+        probe = f"document.body && document.body.innerText.includes({json.dumps(expect)})"
+        while time.monotonic() < deadline and not shown:
+            time.sleep(1)
+            shown = bool(self.call("Runtime.evaluate", expression=probe, returnByValue=True)
+                         .get("result", {}).get("value"))
+        if not shown:
+            raise SystemExit(f"ui_screenshots: {url} did not show '{expect}' in {timeout_s:.0f} s")
+        time.sleep(3)  # charts and images finish drawing after their text appears
+        png = self.call("Page.captureScreenshot", format="png")["data"]
+        out.write_bytes(base64.b64decode(png))
+        print(f"ui_screenshots: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out} <- {url}")
+
+    def close(self) -> None:
+        try:
+            self._ws.close()
+        finally:
+            os.killpg(self._proc.pid, signal.SIGKILL)
+            self._proc.wait(timeout=30)
+            self._profile.cleanup()
+
+
+def pick_pair(runs: list) -> list:
+    """The two runs the compare view shows: the same verifier of the two newest nightlies (a
+    team's morning question: what changed since last night), else the two newest runs."""
+    nightly = [r for r in runs if r.data.tags.get("infscale.source") == "nightly"]
+    if nightly:
+        newest = nightly[0]
+        key = (newest.data.tags.get("infscale.verifier"), newest.data.tags.get("infscale.dataset"))
+        older = [r for r in nightly[1:] if r.data.tags.get("mlflow.parentRunId") != newest.data.tags.get(
+            "mlflow.parentRunId") and (r.data.tags.get("infscale.verifier"), r.data.tags.get("infscale.dataset")) == key]
+        if older:
+            return [newest, older[0]]
+    if len(runs) < 2:
+        raise SystemExit("ui_screenshots: the compare view needs two runs in the experiment")
+    return runs[:2]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -70,10 +139,9 @@ def main(argv: list[str] | None = None) -> None:
     exp = mc.get_experiment_by_name(args.experiment)
     if exp is None:
         raise SystemExit(f"ui_screenshots: no experiment '{args.experiment}' in {args.store}")
-    runs = mc.search_runs([exp.experiment_id], filter_string="tags.`infscale.source` != 'nightly-parent'",
-                          order_by=["attributes.start_time DESC"], max_results=2)
-    if len(runs) < 2:
-        raise SystemExit("ui_screenshots: the compare view needs two runs in the experiment")
+    runs = pick_pair(mc.search_runs([exp.experiment_id],
+                                    filter_string="tags.`infscale.source` != 'nightly-parent'",
+                                    order_by=["attributes.start_time DESC"], max_results=200))
     args.out.mkdir(parents=True, exist_ok=True)
     port = free_port()
     # its own process group: `mlflow ui` starts uvicorn workers that must stop with it
@@ -84,14 +152,19 @@ def main(argv: list[str] | None = None) -> None:
         base = f"http://127.0.0.1:{port}"
         wait_for(f"{base}/health")
         eid, (a, b) = exp.experiment_id, (r.info.run_id for r in runs)
+        name_a = runs[0].info.run_name
         compare = urllib.parse.quote(json.dumps([a, b]))
-        shoot(browser, f"{base}/#/experiments/{eid}/runs", args.out / "mlflow_runs.png")
-        shoot(browser, f"{base}/#/compare-runs?runs={compare}&experiments={urllib.parse.quote(json.dumps([eid]))}",
-              args.out / "mlflow_compare.png", size="1600,1400")
-        shoot(browser, f"{base}/#/experiments/{eid}/runs/{a}/model-metrics", args.out / "mlflow_run_charts.png",
-              size="1600,1400")
-        shoot(browser, f"{base}/#/experiments/{eid}/runs/{a}/artifacts/plots/pass_at_k_band.png",
-              args.out / "mlflow_run_plot.png")
+        chrome = Browser(browser)
+        try:
+            chrome.shoot(f"{base}/#/experiments/{eid}/runs", args.out / "mlflow_runs.png", expect=name_a[:20])
+            chrome.shoot(f"{base}/#/compare-runs?runs={compare}&experiments={urllib.parse.quote(json.dumps([eid]))}",
+                         args.out / "mlflow_compare.png", expect="Run details", size=(1600, 1400))
+            chrome.shoot(f"{base}/#/experiments/{eid}/runs/{a}/model-metrics", args.out / "mlflow_run_charts.png",
+                         expect="0_false_positives", size=(1600, 1400))
+            chrome.shoot(f"{base}/#/experiments/{eid}/runs/{a}/artifacts/plots/pass_at_k_band.png",
+                         args.out / "mlflow_run_plot.png", expect="plots/pass_at_k_band.png")
+        finally:
+            chrome.close()
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:

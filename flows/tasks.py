@@ -30,7 +30,8 @@ from prefect.cache_policies import INPUTS, TASK_SOURCE, CachePolicy
 
 from flows.cluster import run_logger, worker_name
 from stages.contracts import validate_table
-from stages.datasets.mirror import sha256_file
+from stages.datasets.mirror import DATASET_DIR, sha256_file
+from stages.datasets.provenance import materialize
 from stages.generate import generate
 from stages.headline import read_details
 from stages.io import read_table, write_table
@@ -120,7 +121,11 @@ class RunPaths:
 def prepare_task(base: BaseParams, params: PrepareParams, augment: AugmentParams,
                  run_dir: str) -> TableRef:
     paths = RunPaths(run_dir)
-    problems, _report = prepare_problems(base, params, augment)
+    # The dataset's bytes through DVC (at base.dataset_rev when set), under the run directory,
+    # with their DVC md5 and commit recorded for the MLflow tags (stages/datasets/provenance.py).
+    root = paths.root / DATASET_DIR
+    materialize(base.dataset, root, base.dataset_rev)
+    problems, _report = prepare_problems(base, params, augment, root)
     validate_table("problems", problems, out_dir=paths.validation)
     write_table(problems, paths.problems, PROBLEMS, "problems")
     return TableRef.of(paths.problems)

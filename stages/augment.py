@@ -46,7 +46,7 @@ from stages.datasets.mirror import PROJECT_ROOT
 from stages.params import AugmentParams
 
 CACHE_DIR = PROJECT_ROOT / ".cache" / "augment"
-CACHE_VERSION = "3"
+CACHE_VERSION = "4"
 MAX_INPUT_CHARS = 2000  # a candidate input larger than this (as JSON) is not kept
 SEED_STREAM = -7  # sample index reserved for the augmentation RNG of each problem
 CHUNK = 20  # candidates per reference run

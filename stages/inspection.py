@@ -6,8 +6,9 @@ verifier's verdict and detail, the first failing input and its expected output. 
 is logged to MLflow (``flows.tracking``, an MLflow table artifact) and printed by
 ``infscale show <problem_id>``, so the UI and the terminal show the same thing.
 
-The *actual* output of a failing sample is not recorded by ``verify`` (a verdict keeps only a
-hash of the outputs, ``answer``), so that column says so instead of guessing.
+The *actual* output is what ``verify`` kept in the verdict's detail (``wrong output on input
+i; got <json>``, the first 200 characters); a sample that failed otherwise (an exception, a
+timeout) has the detail instead, and the column stays empty.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ import polars as pl
 from stages.stats.analysis import pick_pair
 
 PASSING = frozenset({"pass", "correct"})
-ACTUAL_NOT_RECORDED = "(not recorded: verify keeps only a hash of the outputs)"
 _INPUT_INDEX = re.compile(r"on input (\d+)")
+_GOT = re.compile(r"on input \d+; got (.*)$", re.DOTALL)
 # which problem columns hold the inputs / expected outputs a verifier's detail indexes into
 _SUITE = {"strong_io": ("inputs_strong", "outputs_strong"), "weak_io": ("inputs_weak", "outputs_weak")}
 
@@ -34,8 +35,9 @@ def _element(text: str | None, index: int) -> str:
         return ""
 
 
-def _first_failure(row: dict, problem: dict, verifiers: list[str]) -> tuple[str, str, str, str]:
-    """(verifier, detail, input, expected output) of the first verifier that failed this sample."""
+def _first_failure(row: dict, problem: dict, verifiers: list[str]) -> tuple[str, str, str, str, str]:
+    """(verifier, detail, input, expected output, actual output) of the first verifier that
+    failed this sample."""
     for name in verifiers:
         if row.get(f"verdict:{name}") in PASSING or row.get(f"verdict:{name}") is None:
             continue
@@ -44,9 +46,11 @@ def _first_failure(row: dict, problem: dict, verifiers: list[str]) -> tuple[str,
         inputs, outputs = _SUITE.get(name, ("", ""))
         if match and inputs:
             i = int(match.group(1))
-            return name, detail, _element(problem.get(inputs), i), _element(problem.get(outputs), i)
-        return name, detail, "", ""
-    return "", "", "", ""
+            got = _GOT.search(detail)
+            return (name, detail, _element(problem.get(inputs), i), _element(problem.get(outputs), i),
+                    got.group(1) if got else "")
+        return name, detail, "", "", ""
+    return "", "", "", "", ""
 
 
 def inspection_table(problems: pl.DataFrame, samples: pl.DataFrame, verdicts: pl.DataFrame,
@@ -78,13 +82,13 @@ def inspection_table(problems: pl.DataFrame, samples: pl.DataFrame, verdicts: pl
     rows = []
     for row in wide.sort("problem_id", "sample_idx").iter_rows(named=True):
         problem = by_id.get(row["problem_id"], {})
-        failed_by, detail, first_input, expected = _first_failure(row, problem, order)
+        failed_by, detail, first_input, expected, actual = _first_failure(row, problem, order)
         rows.append({
             "problem_id": row["problem_id"], "sample_idx": row["sample_idx"],
             "false_positive": row["false_positive"], "disagreement": row["disagreement"],
             "verdicts": ", ".join(f"{n}={row[f'verdict:{n}']}" for n in verifiers),
             "failed_by": failed_by, "detail": detail, "first_failing_input": first_input,
-            "expected_output": expected, "actual_output": ACTUAL_NOT_RECORDED if first_input else "",
+            "expected_output": expected, "actual_output": actual,
             "program": (problem.get("program_prefix") or "") + code.get((row["problem_id"], row["sample_idx"]), ""),
         })
     return pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame()

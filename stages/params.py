@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from stages.errors import InputError
 
@@ -33,6 +33,10 @@ class BaseParams(Frozen):
     # A built-in benchmark, or a custom .jsonl/.parquet file under datasets/ (stages/datasets/custom.py).
     dataset: str = Field(default="humaneval",
                          pattern=r"^(humaneval|humanevalplus|mbppplus|gsm8k|math500|datasets/.+\.(jsonl|parquet))$")
+    # Flows only (the DVC pipeline reads the work tree's): the git revision whose DVC-tracked
+    # dataset bytes the flow reads (a tag, branch or commit; a nightly pinned to a dataset
+    # version). Empty: the pinned bytes, fetched as the fetch stage does.
+    dataset_rev: str = ""
 
 
 class PrepareParams(Frozen):
@@ -82,20 +86,43 @@ class PromptParams(Frozen):
     """What the model is shown, per dataset kind. ``{prompt}`` is replaced by the problem's prompt.
 
     ``code_completion`` is for base models continuing the function; ``code_chat`` and ``math``
-    are user messages for chat models (``math`` is also used as-is for base models).
+    are user messages for chat models (``math`` is also used as-is for base models). The
+    templates live in a file (``generate.prompts_file``, by default
+    ``stages/backends/prompts.yaml``), not in ``params.yaml``: multi-line prompts as DVC params
+    made ``dvc exp show`` unreadable (issue 17). No defaults here: that file is the one source.
     """
 
-    code_completion: str = "{prompt}"
-    code_chat: str = (
-        "Complete the following Python function. Reply with the whole function, "
-        "imports included, in one ```python code block.\n\n```python\n{prompt}```"
-    )
-    math: str = "{prompt}\n\nPlease reason step by step, and put your final answer within \\boxed{}."
+    code_completion: str
+    code_chat: str
+    math: str
     system: str = ""  # chat only; empty: no system message
-    code_stop: list[str] = Field(
-        default_factory=lambda: ["\nclass ", "\ndef ", "\n#", "\nif __name__", "\nprint("]
-    )
+    code_stop: list[str] = Field(default_factory=list)
     math_stop: list[str] = Field(default_factory=list)
+
+
+DEFAULT_PROMPTS = "stages/backends/prompts.yaml"
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+
+
+def read_prompts(path: str) -> dict[str, Any]:
+    """The templates of a prompts file (relative paths: from the working directory, else from
+    the project), with errors that name the file; validated by :class:`PromptParams`."""
+    file = Path(path)
+    if not file.is_absolute() and not file.is_file():
+        file = PROJECT_DIR / path
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ParamsError(f"generate.prompts_file: {path}: file not found") from None
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ParamsError(f"{path}: must be a mapping of template names to templates")
+    try:
+        PromptParams.model_validate(data)
+    except ValidationError as exc:
+        raise ParamsError(_describe(exc, "prompts", path)) from None
+    return data
 
 
 class SglangParams(HttpClientParams):
@@ -148,6 +175,17 @@ class ReplayParams(Frozen):
 
 
 class GenerateParams(Frozen):
+    @model_validator(mode="before")
+    @classmethod
+    def _prompts_from_file(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        inline = data.get("prompts")
+        if isinstance(inline, PromptParams):
+            return data
+        templates = read_prompts(data.get("prompts_file") or DEFAULT_PROMPTS)
+        return {**data, "prompts": {**templates, **(inline or {})}}
+
     backend: Literal["synthetic", "sglang", "openai", "replay"] = "synthetic"
     model: str = "synthetic-beta-policy"
     n_samples: int = Field(default=100, ge=1)
@@ -155,7 +193,10 @@ class GenerateParams(Frozen):
     top_p: float = Field(default=0.95, gt=0, le=1)
     max_new_tokens: int = Field(default=512, ge=1)
     synthetic: SyntheticParams = SyntheticParams()
-    prompts: PromptParams = PromptParams()
+    # Templates: read from this file unless given inline (``prompts``, e.g. ``--set``), whose
+    # keys then override the file's.
+    prompts_file: str = DEFAULT_PROMPTS
+    prompts: PromptParams
     sglang: SglangParams = SglangParams()
     openai: OpenAIParams = OpenAIParams()
     replay: ReplayParams = ReplayParams()
@@ -316,7 +357,9 @@ def _describe(exc: ValidationError, section: str, path: Path | str) -> str:
     lines = []
     for err in exc.errors():
         key = ".".join([section, *(str(p) for p in err["loc"])])
-        if err["type"] == "extra_forbidden":
+        if isinstance((err.get("ctx") or {}).get("error"), ParamsError):
+            lines.append(str(err["ctx"]["error"]))  # already names its file and key
+        elif err["type"] == "extra_forbidden":
             lines.append(f"{path}: unknown key '{key}'")
         else:
             lines.append(f"{path}: invalid value for '{key}': {err['msg']}")

@@ -75,7 +75,7 @@ def run_key(generate: Any, seed: int, problems: pl.DataFrame, fingerprint: str =
     relevant = {
         k: v
         for k, v in params.items()
-        if k not in ("n_samples", "synthetic", "sglang", "openai", "replay", "prompts")
+        if k not in ("n_samples", "synthetic", "sglang", "openai", "replay", "prompts", "prompts_file")
     }
     relevant[backend] = section
     if backend in ("sglang", "openai"):

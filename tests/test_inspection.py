@@ -6,7 +6,7 @@ import json
 
 import polars as pl
 
-from stages.inspection import ACTUAL_NOT_RECORDED, inspection_table, render
+from stages.inspection import inspection_table, render
 from stages.schemas import PROBLEMS
 
 
@@ -16,9 +16,9 @@ def _frames() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         inputs_strong=pl.lit(json.dumps([[1], [2]])), outputs_strong=pl.lit(json.dumps([1, 4])))
     samples = pl.DataFrame({"problem_id": "P/0", "sample_idx": [0, 1, 2],
                             "completion": ["    return x\n", "    return x * x\n", "    return 0\n"]})
-    rows = [(0, "weak_assert", "pass", ""), (0, "strong_io", "fail", "wrong output on input 1"),
+    rows = [(0, "weak_assert", "pass", ""), (0, "strong_io", "fail", "wrong output on input 1; got 2"),
             (1, "weak_assert", "pass", ""), (1, "strong_io", "pass", ""),
-            (2, "weak_assert", "fail", "AssertionError: "), (2, "strong_io", "fail", "wrong output on input 0")]
+            (2, "weak_assert", "fail", "AssertionError: "), (2, "strong_io", "fail", "wrong output on input 0; got 0")]
     verdicts = pl.DataFrame(rows, schema=["sample_idx", "verifier", "verdict", "detail"], orient="row"
                             ).with_columns(problem_id=pl.lit("P/0"))
     return problems, samples, verdicts
@@ -31,7 +31,7 @@ def test_false_positive_row_has_program_verdicts_and_first_failing_input() -> No
     assert row["false_positive"] and row["disagreement"]
     assert row["verdicts"] == "strong_io=fail, weak_assert=pass"
     assert (row["failed_by"], row["first_failing_input"], row["expected_output"]) == ("strong_io", "[2]", "4")
-    assert row["actual_output"] == ACTUAL_NOT_RECORDED and row["program"] == "def f(x):\n    return x\n"
+    assert row["actual_output"] == "2" and row["program"] == "def f(x):\n    return x\n"
     text = render(table)
     assert "P/0 sample 0" in text and "first failing input: [2]" in text and "expected output:     4" in text
 

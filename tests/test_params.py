@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from stages.params import GenerateParams, ParamsError, check_sections, load_section
+from stages.params import GenerateParams, ParamsError, check_sections, load_section, parse_section
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -61,3 +61,32 @@ def test_every_stage_rejects_a_misspelt_section_naming_it_and_the_file(tmp_path:
     p.write_text("analyse:\n  bootstrap: 10\n")
     with pytest.raises(ParamsError, match=r"params.yaml: unknown section 'analyse'"):
         load_section("analyze", p)  # what every stage's main() calls
+
+
+def test_prompt_templates_come_from_the_prompts_file(tmp_path: Path) -> None:
+    """Templates live in ``generate.prompts_file``, not params.yaml (``dvc exp show`` gets one
+    column, not one per multi-line template); inline keys override the file's; a bad file is
+    named in one line."""
+    import yaml
+
+    generate = yaml.safe_load((ROOT / "params.yaml").read_text())["generate"]
+    assert "prompts" not in generate and generate["prompts_file"] == "stages/backends/prompts.yaml"
+    loaded = load_section("generate", ROOT / "params.yaml")
+    assert "{prompt}" in loaded.prompts.code_chat and "\\boxed{}" in loaded.prompts.math
+    own = tmp_path / "prompts.yaml"
+    own.write_text('code_completion: "{prompt}"\ncode_chat: "C {prompt}"\nmath: "M {prompt}"\n')
+    mine = parse_section(GenerateParams, "generate", {"prompts_file": str(own), "prompts": {"math": "X"}})
+    assert (mine.prompts.code_chat, mine.prompts.math) == ("C {prompt}", "X")
+    with pytest.raises(ParamsError, match=r"generate.prompts_file: .*nope.yaml: file not found"):
+        parse_section(GenerateParams, "generate", {"prompts_file": str(tmp_path / "nope.yaml")})
+    own.write_text('code_chat: "C"\nmaths: "M"\n')
+    with pytest.raises(ParamsError, match="unknown key 'prompts.maths'"):
+        parse_section(GenerateParams, "generate", {"prompts_file": str(own)})
+
+
+def test_generate_stage_depends_on_the_prompts_file() -> None:
+    """Editing the templates re-runs generation: the file is a dep of the generate stage."""
+    import yaml
+
+    deps = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["generate"]["deps"]
+    assert "${generate.prompts_file}" in deps

@@ -44,6 +44,7 @@ def test_run_key_follows_what_changes_samples_and_ignores_how_they_are_fetched()
         base.model_copy(
             update={"openai": base.openai.model_copy(update={"chat": True})}
         ),  # not the backend used
+        base.model_copy(update={"prompts_file": "datasets/copy_of_prompts.yaml"}),  # same templates
     ]
     assert all(run_key(p, 1, PROBLEMS) == key for p in same)
     different = [

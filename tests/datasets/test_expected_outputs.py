@@ -64,6 +64,23 @@ def test_sandbox_runner_keeps_each_inputs_own_outcome() -> None:
     assert [o.status for o in broken] == ["error", "error"]
 
 
+def test_an_input_that_ran_out_of_a_shared_limit_gets_a_run_of_its_own() -> None:
+    """Inputs in one run share its limit, so whether the fourth of five 0.15 s inputs fits in
+    0.5 s depends on nothing about it; it is re-run alone and kept, so a strong suite does not
+    move with load (augment on a fresh clone kept 2 or 3 seeds of HumanEval/4). An input that
+    times out on its own run too stays a timeout."""
+    program = ("import time\n\ndef f(x):\n    t = time.process_time()\n"
+               "    while time.process_time() - t < (5 if x < 0 else 0.15):\n        pass\n    return x\n")
+    runner = SandboxReferenceRunner()
+    try:
+        got = runner(program, "f", [[1], [2], [3], [4], [5]], 0.5)
+        slow = runner(program, "f", [[1], [-1], [2]], 0.5)
+    finally:
+        runner.close()
+    assert [o.status for o in got] == ["ok"] * 5
+    assert [o.status for o in slow] == ["ok", "timeout", "ok"]
+
+
 def test_sandbox_runner_passes_typed_inputs() -> None:
     """Tuples, sets and complex numbers reach the reference as such (MBPP+ contracts need it)."""
     program = "def f(x):\n    return [type(x).__name__, len(x) if hasattr(x, '__len__') else 0]\n"

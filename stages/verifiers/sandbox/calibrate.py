@@ -33,7 +33,7 @@ class Timeouts(dict):
     """Per problem id: the whole-suite limit (assertion suites; input suites without per-input
     limits). ``inputs[problem_id][codec.encode_args(args)]``: that input's own limit; ``floor``:
     the limit of an input the reference was not timed on, and of loading the program (its
-    module-level code; numpy is pre-imported by the fork server)."""
+    module-level code; the fork server imports numpy itself for a job that names it)."""
 
     def __init__(self, limits: dict[str, float], inputs: dict[str, dict[str, float]] | None = None,
                  floor: float = 0.0) -> None:

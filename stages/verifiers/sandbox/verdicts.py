@@ -36,6 +36,8 @@ def first_float(expected: list[str]) -> int:
     return index
 
 
+GOT_CHARS = 200  # of a wrong output kept in the verdict's detail (inspection shows it)
+
 @dataclass
 class IOCheck:
     """Streaming comparison of reported outputs with the expected ones (parent side).
@@ -59,6 +61,7 @@ class IOCheck:
     compare: str = "exact"  # "exact" (EvalPlus), "strict" or "set" (IOSuite.compare)
     cluster_inputs: int | None = None
     mismatch: int | None = None
+    got: str = ""  # what the candidate returned on the first wrong input (canonical JSON, cut)
     digests: list[str] = field(default_factory=list)
     seen: int = 0
 
@@ -77,6 +80,8 @@ class IOCheck:
         self.digests.append(hashlib.sha256(payload).hexdigest()[:12])
         if self.mismatch is None and (kind == b"U" or not self._matches(payload, index)):
             self.mismatch = index
+            text = _text(payload, GOT_CHARS)
+            self.got = f"unencodable {text}" if kind == b"U" else text
         return (self.mismatch is not None and self.stop_at_first_failure
                 and self.seen >= (self.cluster_inputs or 0))
 
@@ -169,7 +174,7 @@ def decide_assert(run: RawRun, limit_s: float) -> tuple[str, str]:
 def decide_io(run: RawRun, check: IOCheck, n_inputs: int, limit_s: float) -> tuple[str, str]:
     """pass iff every expected output arrived, matched, and the completion marker followed."""
     if check.mismatch is not None:
-        return "fail", f"wrong output on input {check.mismatch}"
+        return "fail", f"wrong output on input {check.mismatch}; got {check.got}"
     error = _marker(run, (b"E",))
     if error is not None:
         return "error", _exception(error[1])

@@ -56,17 +56,48 @@ _PRELOAD_UNREADABLE = (
     "socket", "queue", "calendar", "pathlib", "glob", "fnmatch", "zlib", "time",
 )
 # Heavy but common in model-written code: ``import numpy`` alone costs ~0.3 CPU-s, more than the
-# time floor, so it is imported once here (if installed) and a job's import is a dict lookup.
+# time floor, so the fork server imports it itself (if installed) the first time a job's code
+# names it, and that job's import, like every later one, is a dict lookup. Not before: a zygote
+# holding numpy makes every fork about twice as dear (0.8 -> 1.5 ms here, page tables), a cost
+# that runs whose candidates never use numpy (most of HumanEval) should not pay.
 # One BLAS thread: a thread pool in the fork server would make every fork pay its at-fork hooks.
 _PRELOAD_HEAVY = ("numpy",)
+_HEAVY_LOADED = set()
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 # (Under bwrap the jobs' uid can read the interpreter: levels.bwrap_argv makes its parents 0755.)
-for _name in _PRELOAD + (_PRELOAD_UNREADABLE if DROP_UID >= 0 and not PIDNS else ()) + _PRELOAD_HEAVY:
+for _name in _PRELOAD + (_PRELOAD_UNREADABLE if DROP_UID >= 0 and not PIDNS else ()):
     try:
         __import__(_name)
     except ImportError:
         pass
+
+
+def _names_of(code):
+    """Every name a code object and the code nested in it use (imports are among them)."""
+    names, todo = set(), [code]
+    while todo:
+        c = todo.pop()
+        names.update(c.co_names)
+        todo.extend(k for k in c.co_consts if hasattr(k, "co_names"))
+    return names
+
+
+def _preload_for(*codes):
+    """Import, in the fork server, each heavy module that one of ``codes`` names, once."""
+    if len(_HEAVY_LOADED) == len(_PRELOAD_HEAVY):
+        return
+    names = set()
+    for code in codes:
+        if hasattr(code, "co_names"):
+            names |= _names_of(code)
+    for name in _PRELOAD_HEAVY:
+        if name in names and name not in _HEAVY_LOADED:
+            _HEAVY_LOADED.add(name)
+            try:
+                __import__(name)
+            except ImportError:
+                pass
 
 def _prctl(option, value):
     try:
@@ -212,13 +243,14 @@ def main():
                 cache.clear()
             cache[msg["s"]] = _load_suite(msg["k"], msg["x"])
         suite = cache.get(msg["s"], RuntimeError("suite not sent to this worker"))
+        code = program_code(msg)
+        _preload_for(code, suite)  # before "S": the parent's wall clock for the job starts there
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         # The job's own channel: what its processes write, and nothing else, reaches the
         # parent on this pipe; the parent gets the read end before the job runs.
         out_r, out_w = os.pipe()
         socket.send_fds(STATUS, [b"S " + msg["n"].encode()], [out_r])
         os.close(out_r)
-        code = program_code(msg)
         gc.freeze()  # the job's collector then skips our objects: fewer copy-on-write faults
         pid = os.fork()
         if pid == 0:

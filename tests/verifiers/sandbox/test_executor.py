@@ -37,7 +37,7 @@ def test_correct_program_passes_both_suites(executor):
 
 def test_wrong_output_fails_and_says_which_input(executor):
     result = _one(executor, "def add(a, b):\n    return 3\n")
-    assert (result.verdict, result.detail) == ("fail", "wrong output on input 1")
+    assert (result.verdict, result.detail) == ("fail", "wrong output on input 1; got 3")
     assert _one(executor, "def add(a, b):\n    return 0\n", CHECK).verdict == "fail"
 
 

@@ -104,16 +104,30 @@ def test_disarming_the_timer_meets_the_whole_budget(setup):
 NUMPY_SUM = "import numpy as np\n\ndef sum_to_n(n):\n    return int(np.arange(n + 1).sum())\n"
 
 
-def test_correct_numpy_solution_passes_within_the_floor(setup):
-    """``import numpy`` alone costs ~0.3 CPU-s, above the 0.25 s floor: the fork server
-    pre-imports it, so neither loading the program nor the first call spends the floor on it
-    (issue 18); also when the import sits inside the function."""
+def test_correct_numpy_solution_passes_within_the_floor():
+    """``import numpy`` alone costs ~0.3 CPU-s, above the 0.25 s floor: the fork server imports
+    it itself the first time a job's code names it, so neither loading the program nor the first
+    call spends the floor on it (issue 18); also when the import sits inside the function. A
+    fresh executor each, so the first case cannot have loaded numpy for the second."""
     pytest.importorskip("numpy")
     inside = "def sum_to_n(n):\n    import numpy\n    return int(numpy.arange(n + 1).sum())\n"
-    assert [r.verdict for r in _run(setup, [NUMPY_SUM, inside])] == ["pass", "pass"]
-    from stages.verifiers.base import AssertSuite
+    for program in (NUMPY_SUM, inside):
+        problems = conform(pl.DataFrame([PROBLEM]), PROBLEMS, "problems")
+        with SandboxExecutor(workers=1, cache_dir=None) as executor:
+            timeouts = calibrate_problems(problems, FLOOR, FACTOR, executor)
+            assert [r.verdict for r in _run((problems, executor, timeouts), [program])] == ["pass"]
+            from stages.verifiers.base import AssertSuite
 
-    check = AssertSuite("def check(c):\n    assert c(10) == 55\n", "sum_to_n")
-    _, executor, _ = setup
-    result = next(iter(executor.run([ExecJob(("a", 0), NUMPY_SUM, check, FLOOR)])))
-    assert result.verdict == "pass" and result.extra["cpu_s"] < 0.05, result  # no import paid
+            check = AssertSuite("def check(c):\n    assert c(10) == 55\n", "sum_to_n")
+            result = next(iter(executor.run([ExecJob(("a", 0), program, check, FLOOR)])))
+            assert result.verdict == "pass" and result.extra["cpu_s"] < 0.05, result  # no import paid
+
+
+def test_jobs_that_never_name_numpy_do_not_load_it(setup):
+    """numpy doubles the cost of every fork, so the fork server holds it only once some job
+    names it: a job that looks for it in ``sys.modules`` without naming it does not find it."""
+    probe = "import sys\n\ndef sum_to_n(n):\n    assert 'nu' + 'mpy' not in sys.modules\n    return n * (n + 1) // 2\n"
+    problems = conform(pl.DataFrame([PROBLEM]), PROBLEMS, "problems")
+    with SandboxExecutor(workers=1, cache_dir=None) as executor:
+        timeouts = calibrate_problems(problems, FLOOR, FACTOR, executor)
+        assert [r.verdict for r in _run((problems, executor, timeouts), [probe])] == ["pass"]
