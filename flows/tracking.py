@@ -17,7 +17,6 @@ import json
 import math
 import os
 import re
-import subprocess
 import time
 import warnings
 from collections.abc import Iterator
@@ -26,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+
+from stages import revisions
 
 PROJECT = Path(__file__).resolve().parents[1]
 _BATCH = 1000  # MLflow's per-request limit for metrics; params are limited to 100
@@ -119,15 +120,8 @@ class RunRecord:
 
 def git_commit(cwd: Path | None = None) -> tuple[str, bool]:
     """(HEAD commit or "unknown", whether the work tree has uncommitted changes)."""
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=cwd or PROJECT, capture_output=True, text=True,
-                              timeout=10, check=False).stdout.strip()
-    try:
-        commit = git("rev-parse", "HEAD") or "unknown"
-        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
-    except (OSError, subprocess.SubprocessError):
-        return "unknown", False
-    return commit, dirty
+    commit, dirty = revisions.head(cwd or PROJECT)
+    return commit or "unknown", dirty
 
 
 def dvc_lock_hashes(lock_path: Path) -> dict[str, str]:

@@ -38,6 +38,10 @@ from stages.schemas import COUNTS, CURVE, PROBLEMS, SAMPLES, VERDICTS, VERDICTS_
 VALIDATION_DIR = Path("data/validation")
 TABLES: tuple[str, ...] = ("problems", "samples", "verdicts", "counts", "curve", "metrics")
 _SHOW_ROWS = 3
+# GE validates pandas: a million-row table is checked in slices of this many rows, so the pandas
+# copy stays small (issue 16: <= 2 GiB per stage). Every expectation here is row-wise (types,
+# nulls, ranges, sets; uniqueness and counts are polars checks), so slicing changes no verdict.
+GE_BATCH_ROWS = 200_000
 _EPS = 1e-9  # pass@k is computed in floating point; a drop smaller than this is rounding
 
 
@@ -227,7 +231,13 @@ def _run(check: Check) -> Any:
     index = [c for c in check.index_columns if c in check.frame.columns]
     result_format = {"result_format": "COMPLETE", "partial_unexpected_count": _SHOW_ROWS,
                      "unexpected_index_column_names": index}
-    return _batch(check.name, _to_pandas(check.frame)).validate(suite, result_format=result_format)
+    result = None
+    for start in range(0, max(check.frame.height, 1), GE_BATCH_ROWS):
+        part = check.frame.slice(start, GE_BATCH_ROWS)
+        result = _batch(check.name, _to_pandas(part)).validate(suite, result_format=result_format)
+        if not result.success:
+            break  # the first slice with an offending row is the one reported
+    return result
 
 
 def _short(value: Any) -> Any:

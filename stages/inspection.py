@@ -21,8 +21,8 @@ import polars as pl
 from stages.stats.analysis import pick_pair
 
 PASSING = frozenset({"pass", "correct"})
-_INPUT_INDEX = re.compile(r"on input (\d+)")
-_GOT = re.compile(r"on input \d+; got (.*)$", re.DOTALL)
+# "wrong output on input i; got <output>", "... (on input i)", "... limit on input i"
+_ON_INPUT = re.compile(r"on input (\d+)(?:; got (.*))?", re.DOTALL)
 # which problem columns hold the inputs / expected outputs a verifier's detail indexes into
 _SUITE = {"strong_io": ("inputs_strong", "outputs_strong"), "weak_io": ("inputs_weak", "outputs_weak")}
 
@@ -42,13 +42,12 @@ def _first_failure(row: dict, problem: dict, verifiers: list[str]) -> tuple[str,
         if row.get(f"verdict:{name}") in PASSING or row.get(f"verdict:{name}") is None:
             continue
         detail = row.get(f"detail:{name}") or ""
-        match = _INPUT_INDEX.search(detail)
+        match = _ON_INPUT.search(detail)
         inputs, outputs = _SUITE.get(name, ("", ""))
         if match and inputs:
             i = int(match.group(1))
-            got = _GOT.search(detail)
             return (name, detail, _element(problem.get(inputs), i), _element(problem.get(outputs), i),
-                    got.group(1) if got else "")
+                    match.group(2) or "")
         return name, detail, "", "", ""
     return "", "", "", "", ""
 

@@ -7,6 +7,7 @@ with a message that names the key and the file, instead of silently falling back
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -106,14 +107,22 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 def read_prompts(path: str) -> dict[str, Any]:
     """The templates of a prompts file (relative paths: from the working directory, else from
-    the project), with errors that name the file; validated by :class:`PromptParams`."""
+    the project), with errors that name the file; validated by :class:`PromptParams`. Every
+    ``GenerateParams`` validation asks for them: parsing is done once per distinct content."""
     file = Path(path)
     if not file.is_absolute() and not file.is_file():
         file = PROJECT_DIR / path
     try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ParamsError(f"generate.prompts_file: {path}: file not found") from None
+    return dict(_parse_prompts(text, path))
+
+
+@functools.lru_cache(maxsize=16)
+def _parse_prompts(text: str, path: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ParamsError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):
@@ -271,7 +280,7 @@ class AnalyzeParams(Frozen):
     # Extrapolation estimator (stages/stats/extrapolation/, docs/statistics.md "Extrapolation"):
     # the one reported as the headline fit (full bootstrap); "auto" = lowest backtest |error|.
     # The backtest repeats its subsample draw backtest_repeats times, backtest_bootstrap reps each.
-    extrapolation_estimator: Literal["auto", "power_law", "beta", "scaled_beta", "zi_beta", "smoothed_gt"] = "scaled_beta"
+    extrapolation_estimator: Literal["auto", "power_law", "beta", "scaled_beta", "zi_beta", "smoothed_gt"] = "zi_beta"
     backtest_repeats: int = Field(default=3, ge=1)
     backtest_bootstrap: int = Field(default=200, ge=0)
     # Imperfect verifiers (stages/stats/verifier_limits.py): utility +1 right, -c wrong, 0 abstain.

@@ -68,6 +68,19 @@ def test_verdict_outside_vocabulary_fails(tmp_path: Path) -> None:
     assert "'verdict': 'probably'" in msg and "'sample_idx': 1" in msg
 
 
+def test_a_table_checked_in_slices_still_names_a_bad_row_past_the_first_slice(monkeypatch) -> None:
+    """GE sees pandas copies of GE_BATCH_ROWS rows at a time (bounded memory for a million
+    samples); a bad value in a later slice is still caught and named by its keys."""
+    import stages.contracts as contracts
+
+    monkeypatch.setattr(contracts, "GE_BATCH_ROWS", 2)
+    rows = [("A", 0, "pass"), ("A", 1, "fail"), ("A", 2, "timeout"), ("A", 3, "pass"), ("A", 4, "probably")]
+    with pytest.raises(ContractError) as err:
+        validate_table("verdicts", _verdicts(rows), n_samples=5, out_dir=None)
+    assert "'verdict': 'probably'" in str(err.value) and "'sample_idx': 4" in str(err.value)
+    validate_table("verdicts", _verdicts(rows[:4]), n_samples=4, out_dir=None)
+
+
 def test_good_verdicts_pass() -> None:
     rows = [("A", i, v) for i, v in enumerate(["pass", "fail", "timeout"])]
     validate_table("verdicts", conform(_verdicts(rows), VERDICTS_SCHEMA, "verdicts"), n_samples=3, out_dir=None)

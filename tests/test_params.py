@@ -84,6 +84,16 @@ def test_prompt_templates_come_from_the_prompts_file(tmp_path: Path) -> None:
         parse_section(GenerateParams, "generate", {"prompts_file": str(own)})
 
 
+def test_an_edited_prompts_file_is_read_again(tmp_path: Path) -> None:
+    """Templates are parsed once per content (every GenerateParams validation asks), so an edit
+    made within the same filesystem tick still shows."""
+    own = tmp_path / "prompts.yaml"
+    for version in ("one", "two"):
+        own.write_text(f'code_completion: "{{prompt}}"\ncode_chat: "{version}"\nmath: "M"\n')
+        got = parse_section(GenerateParams, "generate", {"prompts_file": str(own)})
+        assert got.prompts.code_chat == version
+
+
 def test_generate_stage_depends_on_the_prompts_file() -> None:
     """Editing the templates re-runs generation: the file is a dep of the generate stage."""
     import yaml

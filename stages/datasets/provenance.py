@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 import yaml
 
+from stages import revisions
 from stages.datasets import custom
 from stages.datasets.mirror import DATASET_DIR, PROJECT_ROOT, DatasetUnavailable, find, sha256_file
 
@@ -85,14 +85,6 @@ def dir_md5(path: Path) -> str:
     return str(obj.hash_info.value)
 
 
-def _commit(rev: str, repo: Path) -> str:
-    done = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], cwd=repo,
-                          capture_output=True, text=True, timeout=30, check=False)
-    if done.returncode != 0:
-        raise DatasetUnavailable(f"base.dataset_rev: '{rev}' is not a git revision of {repo}")
-    return done.stdout.strip()
-
-
 def materialize(name: str, out: Path, rev: str = "", repo: Path = PROJECT_ROOT) -> dict[str, str]:
     """Put the bytes of dataset ``name`` under ``out`` (laid out as the fetch stage's
     ``data/dataset``) and return their provenance, also written next to ``out``.
@@ -105,14 +97,16 @@ def materialize(name: str, out: Path, rev: str = "", repo: Path = PROJECT_ROOT) 
     """
     from stages.datasets.fetch import fetch
 
-    commit = ""
     if not rev:
         fetch(name, out)
-        commit = _head(repo)
+        commit = revisions.head(repo)[0] or ""  # "" outside a git checkout: no commit to name
     else:
         from dvc.api import DVCFileSystem
 
-        commit = _commit(rev, repo)
+        found = revisions.resolve(rev, repo)
+        if found is None:
+            raise DatasetUnavailable(f"base.dataset_rev: '{rev}' is not a git revision of {repo}")
+        commit = found
         if out.exists():
             shutil.rmtree(out)
         out.mkdir(parents=True)
@@ -133,13 +127,6 @@ def materialize(name: str, out: Path, rev: str = "", repo: Path = PROJECT_ROOT) 
     record = {"dataset": name, "rev": rev, "commit": commit, "dvc_md5": dir_md5(out)}
     (out.parent / PROVENANCE.name).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     return record
-
-
-def _head(repo: Path) -> str:
-    try:
-        return _commit("HEAD", repo)
-    except (DatasetUnavailable, OSError, subprocess.SubprocessError):
-        return ""  # not a git checkout (an installed package): no commit to name
 
 
 def open_dataset(relpath: str, rev: str | None = None, repo: str | Path = ".", mode: str = "rb") -> IO[Any]:

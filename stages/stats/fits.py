@@ -42,7 +42,7 @@ from stages.stats.extrapolation.power_law import (  # noqa: F401  (re-exported)
     power_law_k_for,
 )
 
-DEFAULT_ESTIMATOR = "scaled_beta"  # lowest mean |error| in benchmarks/extrapolation_backtest.py (docs/statistics.md)
+DEFAULT_ESTIMATOR = "zi_beta"  # lowest mean |error| over the six pools of benchmarks/extrapolation_backtest.py
 
 
 @dataclass(frozen=True)

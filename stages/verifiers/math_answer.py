@@ -24,7 +24,7 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final
@@ -38,7 +38,6 @@ NAME: Final[str] = "math_answer"
 DEFAULT_TIMEOUT_S: Final[int] = 5
 
 # (problem_id, gold, [(sample_idx, completion, finish_reason), ...]): one problem's samples.
-ProblemJob = tuple[str, str, list[tuple[int, str, str | None]]]
 
 
 @dataclass(frozen=True)
@@ -161,36 +160,37 @@ def extraction_shares(verdicts: pl.DataFrame) -> dict[str, float]:
 
 
 def verify_jobs(
-    jobs: Sequence[ProblemJob], timeout_s: int = DEFAULT_TIMEOUT_S, strict: bool = False
-) -> list[dict]:
-    """Verdict rows for a chunk of problems; runs in a worker process's main thread."""
-    rows: list[dict] = []
+    chunk: pl.DataFrame, timeout_s: int = DEFAULT_TIMEOUT_S, strict: bool = False
+) -> pl.DataFrame:
+    """Verdict rows (with their wall times) for a chunk of :func:`problem_frame`, as one frame.
+
+    Frames in and out, not a Python object per sample: a million samples travel to the workers
+    and back as Arrow buffers (issue 16, bounded memory). Runs in a worker process's main thread.
+    """
+    cols: dict[str, list[Any]] = {k: [] for k in ("verdict", "detail", "duration_s", "answer")}
     gold_cache: dict[str, list[Any]] = {}
-    for problem_id, gold, samples in jobs:
-        memo: dict[str, tuple[str, str]] = {}
-        for sample_idx, completion, finish_reason in samples:
-            start = time.perf_counter()
-            v = judge_answer(gold, completion, timeout_s, gold_cache, memo, finish_reason, strict)
-            rows.append(
-                {
-                    "problem_id": problem_id,
-                    "sample_idx": sample_idx,
-                    "verifier": NAME,
-                    "verdict": v.verdict,
-                    "detail": v.detail,
-                    "duration_s": time.perf_counter() - start,
-                    "sandbox": "none",
-                    "answer": v.answer,
-                    "score": None,
-                }
-            )
-    return rows
+    memo: dict[str, tuple[str, str]] = {}
+    current = None
+    for problem_id, gold, completion, finish_reason in chunk.select(
+            "problem_id", "answer", "completion", "finish_reason").iter_rows():
+        if problem_id != current:  # a memo of answers already judged, per problem
+            current, memo = problem_id, {}
+        start = time.perf_counter()
+        v = judge_answer(gold, completion, timeout_s, gold_cache, memo, finish_reason, strict)
+        cols["verdict"].append(v.verdict)
+        cols["detail"].append(v.detail)
+        cols["duration_s"].append(time.perf_counter() - start)
+        cols["answer"].append(v.answer)
+    found = pl.DataFrame(cols, schema={"verdict": pl.String(), "detail": pl.String(),
+                                       "duration_s": pl.Float64(), "answer": pl.String()})
+    return pl.concat([chunk.select("problem_id", "sample_idx"), found], how="horizontal").with_columns(
+        verifier=pl.lit(NAME), sandbox=pl.lit("none"), score=pl.lit(None, pl.Float64()))
 
 
-def problem_jobs(problems: pl.DataFrame, samples: pl.DataFrame) -> list[ProblemJob]:
-    """Group samples by problem with the gold answer; unknown or non-math problems are errors.
-
-    ``finish_reason`` is optional (null when absent: the reply is taken as complete)."""
+def problem_frame(problems: pl.DataFrame, samples: pl.DataFrame) -> pl.DataFrame:
+    """Samples with their problem's gold answer (``answer``), grouped by problem; unknown or
+    non-math problems are errors. ``finish_reason`` is optional (null when absent: the reply is
+    taken as complete)."""
     gold = problems.filter(pl.col("kind") == "math").select("problem_id", "answer")
     reason = pl.col("finish_reason") if "finish_reason" in samples.columns else pl.lit(None, pl.String)
     joined = samples.select("problem_id", "sample_idx", "completion", reason.alias("finish_reason")).join(
@@ -201,16 +201,22 @@ def problem_jobs(problems: pl.DataFrame, samples: pl.DataFrame) -> list[ProblemJ
         raise ValueError(
             f"math_answer: samples refer to problem(s) with no math gold answer: {missing[:5]}"
         )
-    grouped = joined.group_by("problem_id", "answer", maintain_order=True).agg(
-        pl.col("sample_idx"), pl.col("completion"), pl.col("finish_reason")
-    )
-    return [
-        (pid, ans, list(zip(idx, comp, why, strict=True)))
-        for pid, ans, idx, comp, why in grouped.iter_rows()
-    ]
+    return joined.sort("problem_id", "sample_idx")
 
 
-def chunked(jobs: list[ProblemJob], n_chunks: int) -> Iterator[list[ProblemJob]]:
+def frame_chunks(frame: pl.DataFrame, n_chunks: int) -> list[pl.DataFrame]:
+    """``frame`` cut into about ``n_chunks`` parts of whole problems (one problem's samples
+    share a memo of answers already judged)."""
+    if frame.height == 0:
+        return []
+    ids = frame["problem_id"].unique(maintain_order=True)
+    size = max(1, -(-ids.len() // max(1, n_chunks)))
+    part = pl.DataFrame({"problem_id": ids, "_chunk": pl.int_range(ids.len(), eager=True) // size})
+    tagged = frame.join(part, on="problem_id", how="left", maintain_order="left")
+    return [c.drop("_chunk") for c in tagged.partition_by("_chunk", maintain_order=True)]
+
+
+def chunked(jobs: list[Any], n_chunks: int) -> Iterator[list[Any]]:
     size = max(1, -(-len(jobs) // max(1, n_chunks)))
     for i in range(0, len(jobs), size):
         yield jobs[i : i + size]
@@ -247,13 +253,13 @@ def verify_math_timed(
     from any thread. Wall times go to the timings table so that the verdicts are identical
     across runs.
     """
-    jobs = problem_jobs(problems, samples)
+    joined = problem_frame(problems, samples)
     n = resolve_workers(workers)
-    chunks = list(chunked(jobs, n * 4 if n > 1 else 1))
-    rows: list[dict] = []
-    for part in run_in_processes(verify_jobs, chunks, n, timeout_s, strict):
-        rows.extend(part)
-    frame = pl.DataFrame(rows, schema={**VERDICTS_SCHEMA, **TIMINGS, "verdict": pl.String()})
+    chunks = frame_chunks(joined, n * 4 if n > 1 else 1)
+    del joined
+    parts = list(run_in_processes(verify_jobs, chunks, n, timeout_s, strict))
+    del chunks
+    frame = pl.concat(parts) if parts else verify_jobs(problem_frame(problems, samples.clear()))
     frame = frame.with_columns(cached=pl.lit(False)).sort("problem_id", "sample_idx")
     return conform(frame, VERDICTS_SCHEMA, "verdicts"), conform(frame, TIMINGS, "timings")
 

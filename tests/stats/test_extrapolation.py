@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy.optimize import minimize
-from scipy.special import gammaln
+from scipy.special import betaln, gammaln
 
 from stages.stats.bootstrap import resample_weights
 from stages.stats.extrapolation.estimators import (
@@ -22,11 +22,13 @@ from stages.stats.extrapolation.mixture import (
     FAMILIES,
     P_GRID,
     _zi_masses,
+    beta_masses,
     distinct_counts,
     family_coverage,
     fit_family,
     grid_logpmf,
     loglik,
+    posterior_coverage,
 )
 
 PI0, A, B = 0.2, 0.3, 2.0
@@ -71,6 +73,28 @@ def test_grid_likelihood_and_coverage_match_the_exact_zero_inflated_forms() -> N
     ks = np.array([1.0, 10, 100, 1e4, 1e5])
     fail = np.exp(ks[None, :] * np.log1p(-np.minimum(P_GRID, 1 - 1e-16))[:, None])
     np.testing.assert_allclose(1 - _zi_masses(theta) @ fail, family_coverage("zi_beta", theta, ks), atol=1e-3)
+
+
+def test_posterior_coverage_conditions_each_problem_on_its_own_count() -> None:
+    """The estimators predict the coverage of the OBSERVED problems: under a Beta(a, b) prior a
+    problem with c of n has the posterior Beta(a + c, b + n - c), so its chance that k new
+    samples all fail is B(a + c, b + n - c + k) / B(a + c, b + n - c). The grid matches that
+    closed form. And a problem seen solved 37 times in 100 keeps its own p whatever the fitted
+    prior says of problems in general (the population formula 1 - E_F[(1-p)^k] does not)."""
+    a, b = np.array([0.3]), np.array([2.0])
+    n = np.array([100, 100, 100, 100])
+    c = np.array([0, 0, 1, 37])
+    pairs, agg = distinct_counts(n, c, np.ones((1, n.size)))
+    ks = np.array([1.0, 100, 800, 1e4])
+    exact = np.mean([1 - np.exp(betaln(a + ci, b + ni - ci + ks) - betaln(a + ci, b + ni - ci))
+                     for ni, ci in zip(n, c, strict=True)], axis=0)
+    got = posterior_coverage(beta_masses(a, b), pairs, agg, ks)[0]
+    np.testing.assert_allclose(got, exact, atol=2e-3)
+    pairs, agg = distinct_counts(np.array([100] * 10), np.array([37] + [0] * 9), np.ones((1, 10)))
+    fitted = beta_masses(np.array([0.05]), np.array([50.0]))  # a prior of nearly hopeless problems
+    population = 1 - fitted @ np.exp(100 * np.log1p(-np.minimum(P_GRID, 1 - 1e-16)))
+    assert population[0] < 0.07
+    assert posterior_coverage(fitted, pairs, agg, np.array([100.0]))[0, 0] >= 0.1 - 1e-6
 
 
 def test_batched_zero_inflated_bootstrap_equals_per_replicate_optimiser() -> None:

@@ -24,11 +24,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stages.stats.beta_binomial import beta_coverage, fit_beta_binomial, fit_beta_binomial_batch
+from stages.stats.beta_binomial import fit_beta_binomial, fit_beta_binomial_batch
 from stages.stats.bootstrap import percentile_interval, resample_weights
 from stages.stats.curves import log_spaced_ks
 from stages.stats.extrapolation.good_toulmin import gt_coverage
-from stages.stats.extrapolation.mixture import FAMILIES, family_coverage, fit_family
+from stages.stats.extrapolation.mixture import (FAMILIES, beta_masses, distinct_counts, fit_family,
+                                                posterior_coverage)
 from stages.stats.extrapolation.power_law import fit_power_law_batch, power_law_coverage
 from stages.stats.passk import pass_at_k_matrix as pass_matrix
 
@@ -65,18 +66,24 @@ def fit_estimator(name: str, n: np.ndarray, c: np.ndarray, weights: np.ndarray, 
         if weights.shape[0]:
             al_r, be_r = fit_beta_binomial_batch(n_arr, c_arr, weights, (al0, be0))
             al, be = np.concatenate([al, al_r]), np.concatenate([be, be_r])
-        cov: Callable[[np.ndarray], np.ndarray] = lambda k: beta_coverage(al[:, None], be[:, None], np.asarray(k)[None, :])
         params = {"alpha": al, "beta": be}
+        masses = beta_masses(al, be)
     elif name in FAMILIES:
         theta = fit_family(name, n_arr, c_arr, weights)
         natural = FAMILIES[name].natural(theta)
         params = {p: natural[:, i] for i, p in enumerate(FAMILIES[name].names)}
-        cov = lambda k: family_coverage(name, theta, np.asarray(k))
+        masses = FAMILIES[name].masses(theta)
     elif name == "smoothed_gt":
         params = {}
-        cov = lambda k: _gt_with_interpolation(n_arr, c_arr, np.asarray(k), rows, matrix, ks)
+        masses = None
     else:
         raise ValueError(f"unknown extrapolation estimator {name!r}; choose from {', '.join(ESTIMATORS)}")
+    if masses is None:
+        cov: Callable[[np.ndarray], np.ndarray] = lambda k: _gt_with_interpolation(
+            n_arr, c_arr, np.asarray(k), rows, matrix, ks)
+    else:  # a prior of p: each problem's own posterior (see mixture.posterior_coverage)
+        pairs, agg = distinct_counts(n_arr, c_arr, rows)
+        cov = lambda k: posterior_coverage(masses, pairs, agg, np.asarray(k))
     rmse = float(np.sqrt(np.mean((cov(ks)[0] - observed) ** 2)))
     return Fitted(name, params, cov, {"rmse": rmse})
 

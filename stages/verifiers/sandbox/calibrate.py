@@ -124,7 +124,7 @@ def calibrate_problems(
             best = min(best, run.cpu_s if _cpu_clock(executor) else run.wall_s)
             for i, seconds in input_times(run).items():
                 each[i] = min(each[i], seconds)
-            values, why = decide_collect(run, len(encoded), CALIBRATION_TIMEOUT_S)
+            values, why = decide_collect(run, len(encoded))
             if values is None:
                 log.warning("calibration: reference of %s fails on its inputs (%s)", row["problem_id"], why)
         times = {args: timeout_for(t if t != float("inf") else 0.0, floor_s, factor)

@@ -29,7 +29,8 @@ from stages.verifiers.base import AssertSuite, ExecJob, ExecResult, IOSuite
 from stages.verifiers.sandbox import codec, levels
 from stages.verifiers.sandbox.cache import DEFAULT_DIR, VerdictCache, cache_key, tree_hash
 from stages.verifiers.sandbox.runs import Limits, RawRun, Submission
-from stages.verifiers.sandbox.verdicts import IOCheck, decide_assert, decide_collect, decide_io
+from stages.verifiers.sandbox.verdicts import (IOCheck, decide_assert, decide_collect, decide_io,
+                                              stopped_by_clock)
 from stages.verifiers.sandbox.worker import SandboxWorker
 
 _DONE = object()
@@ -139,7 +140,7 @@ class SandboxExecutor:
                         timeout_s: float) -> tuple[list[Any] | None, str]:
         """Outputs of ``program``'s ``entry_point`` on ``inputs`` (JSON values), or an error."""
         run = self.run_inputs(program, entry_point, [codec.encode_args(args) for args in inputs], timeout_s)
-        return decide_collect(run, len(inputs), timeout_s)
+        return decide_collect(run, len(inputs))
 
     def run_inputs(self, program: str, entry_point: str, encoded: list[str], timeout_s: float,
                    timing: bool = False) -> RawRun:
@@ -299,11 +300,16 @@ class SandboxExecutor:
         job, key, _, check = sub.token
         run, timeout = sub.run, sub.timeout_s
         if check is None:
-            verdict, detail = decide_assert(run, timeout)
+            verdict, detail = decide_assert(run)
             outputs, tests_run, digests = None, 0, []
         else:
-            verdict, detail = decide_io(run, check, len(job.suite.inputs), timeout)
+            verdict, detail = decide_io(run, check, len(job.suite.inputs))
             outputs, tests_run, digests = check.outputs_digest(), check.seen, check.digests
+            clustered = min(job.suite.cluster_inputs or 0, len(job.suite.inputs))
+            if verdict == "timeout" or (len(digests) < clustered and stopped_by_clock(run)):
+                # Which input a limit stops on moves with load (limits are calibrated per input),
+                # so a digest over the outputs before it would too: such a run has no answer.
+                outputs = None
         if getattr(run, "memory_limited", False):  # set by the worker (see levels.memory_guard)
             verdict = "error"
             detail = (f"memory limit exceeded: the job's processes held over "

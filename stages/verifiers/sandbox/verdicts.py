@@ -124,16 +124,21 @@ def _text(raw: bytes, limit: int = 300) -> str:
     return raw.decode("utf-8", "replace")[:limit]
 
 
-def _abnormal(run: RawRun, limit_s: float) -> tuple[str, str] | None:
-    """Verdicts that do not depend on the report: limits hit, the worker lost."""
+def _abnormal(run: RawRun) -> tuple[str, str] | None:
+    """Verdicts that do not depend on the report: limits hit, the worker lost.
+
+    The details name the clock, not the limit's value or the time spent: both move with the
+    machine's load (limits are calibrated per input), and verdicts must be byte-identical across
+    runs so that ``dvc.lock`` does not change on a re-run.
+    """
     if run.output_capped:
         return "error", "output limit exceeded"
     if run.process_limit:
         return "error", "process limit exceeded"
     if run.cpu_limited:
-        return "timeout", f"exceeded {limit_s:.2f}s of CPU time"
+        return "timeout", "exceeded its CPU-time limit"
     if run.timed_out:
-        return "timeout", f"exceeded its wall-clock limit ({run.wall_s:.2f}s; timeout {limit_s:.2f}s)"
+        return "timeout", "exceeded its wall-clock limit"
     if run.worker_died:
         return "error", "sandbox worker died (the candidate killed its fork server?)"
     return None
@@ -158,7 +163,7 @@ def _exception(rest: bytes) -> str:
     return f"{_text(text)} ({where})"
 
 
-def decide_assert(run: RawRun, limit_s: float) -> tuple[str, str]:
+def decide_assert(run: RawRun) -> tuple[str, str]:
     """pass iff the nonce-tagged completion marker came after ``check(entry_point)`` ran."""
     found = _marker(run, (b"P", b"F", b"E"))
     if found is not None and not run.output_capped and not run.worker_died:
@@ -168,34 +173,39 @@ def decide_assert(run: RawRun, limit_s: float) -> tuple[str, str]:
         if kind == b"F":
             return "fail", _text(rest)
         return "error", _exception(rest)
-    return _abnormal(run, limit_s) or ("error", _exit_detail(run.status))
+    return _abnormal(run) or ("error", _exit_detail(run.status))
 
 
-def decide_io(run: RawRun, check: IOCheck, n_inputs: int, limit_s: float) -> tuple[str, str]:
+def stopped_by_clock(run: RawRun) -> bool:
+    """The run ended on a time limit: the job's CPU or wall budget, or a per-input timer."""
+    sig = (run.status or 0) & 0x7F
+    return run.cpu_limited or run.timed_out or sig in (signal.SIGPROF, signal.SIGALRM)
+
+
+def decide_io(run: RawRun, check: IOCheck, n_inputs: int) -> tuple[str, str]:
     """pass iff every expected output arrived, matched, and the completion marker followed."""
     if check.mismatch is not None:
         return "fail", f"wrong output on input {check.mismatch}; got {check.got}"
     error = _marker(run, (b"E",))
     if error is not None:
         return "error", _exception(error[1])
-    abnormal = _abnormal(run, limit_s)
+    abnormal = _abnormal(run)
     if abnormal is not None:
         return abnormal
     if _marker(run, (b"D",)) is not None and check.seen == n_inputs:
         return "pass", ""
-    sig = (run.status or 0) & 0x7F
-    if sig in (signal.SIGPROF, signal.SIGALRM):  # a per-input limit (zygote_job._arm) ended it
-        clock = "CPU-time" if sig == signal.SIGPROF else "wall-clock"
+    if stopped_by_clock(run):  # here: a per-input limit (zygote_job._arm) ended it
+        clock = "CPU-time" if (run.status or 0) & 0x7F == signal.SIGPROF else "wall-clock"
         return "timeout", f"exceeded its per-input {clock} limit on input {check.seen}"
     return "error", _exit_detail(run.status)
 
 
-def decide_collect(run: RawRun, n_inputs: int, limit_s: float) -> tuple[list | None, str]:
+def decide_collect(run: RawRun, n_inputs: int) -> tuple[list | None, str]:
     """For a trusted reference: its outputs (parsed JSON values) in input order, or why not."""
     error = _marker(run, (b"E",))
     if error is not None:
         return None, _exception(error[1])
-    abnormal = _abnormal(run, limit_s)
+    abnormal = _abnormal(run)
     if abnormal is not None:
         return None, abnormal[1]
     values: list = []

@@ -78,6 +78,17 @@ def test_a_hang_costs_one_input_limit_not_the_suite_budget(setup):
     assert result.extra["cpu_s"] < FLOOR + 0.1, result
 
 
+def test_a_run_a_limit_stopped_has_no_answer_and_no_load_dependent_detail(setup):
+    """Where a limit falls moves with the machine's load, so neither the verdict's detail nor
+    the cluster digest may depend on it: a run cut short by a clock has no answer (``outputs``
+    None), and a detail names the clock, never a time (issue 15: dvc.lock stays unchanged)."""
+    slow_on_big = "def sum_to_n(n):\n    while n >= 10:\n        pass\n    return n * (n + 1) // 2\n"
+    fine, cut = _run(setup, [CANONICAL, slow_on_big])
+    assert fine.verdict == "pass" and fine.outputs is not None
+    assert cut.verdict == "timeout" and cut.outputs is None
+    assert cut.detail == "exceeded its per-input CPU-time limit on input 2"
+
+
 def test_c_level_hang_and_sleep_are_ended_per_input(setup):
     c_hang = "def sum_to_n(n):\n    return sum(range(10**15))\n"
     sleeper = "import time\ndef sum_to_n(n):\n    time.sleep(100)\n"
@@ -98,7 +109,8 @@ def test_disarming_the_timer_meets_the_whole_budget(setup):
         if isinstance(j, ExecJob))
     small = ExecJob(job.key, job.program, job.suite, 0.5)  # a small budget keeps the test short
     result = next(iter(executor.run([small])))
-    assert result.verdict == "timeout" and "0.50s of CPU time" in result.detail
+    assert result.verdict == "timeout" and result.detail == "exceeded its CPU-time limit"
+    assert result.outputs is None  # cut short by a clock: no answer to cluster on
 
 
 NUMPY_SUM = "import numpy as np\n\ndef sum_to_n(n):\n    return int(np.arange(n + 1).sum())\n"
