@@ -114,6 +114,12 @@ def one_replicate(rep: int, args: argparse.Namespace) -> list[tuple[str, str, fl
     return out
 
 
+def _share(hits: list[float] | np.ndarray) -> str:
+    """Interval coverage as a percentage; "—" for a row without intervals (oracle_population)."""
+    values = np.asarray(hits, dtype=np.float64)
+    return "—" if np.isnan(values).all() else f"{np.nanmean(values):.0%}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--replicates", type=int, default=100)
@@ -149,11 +155,11 @@ def main() -> None:
         e = np.concatenate([errs[(s, m)] for (s, m) in errs if m == name])
         cv = np.concatenate([cover[(s, m)] for (s, m) in cover if m == name])
         print(f"| **all** | {name} | {np.nanmean(np.abs(e)):.2f} | {np.nanmax(np.abs(e)):.2f} | {np.nanmean(e):+.2f} | "
-              f"{np.mean(cv):.0%} |")
+              f"{_share(cv)} |")
     for (scen, name), e in errs.items():
         a = np.abs(e)
         print(f"| {scen} | {name} | {np.nanmean(a):.2f} | {np.nanmax(a):.2f} | {np.nanmean(e):+.2f} | "
-              f"{np.mean(cover[(scen, name)]):.0%} |")
+              f"{_share(cover[(scen, name)])} |")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from stages.verifiers.math_answer import (
     DEFAULT_TIMEOUT_S,
     chunked,
     equivalent,
+    exact_verdict,
     parse_answer,
     resolve_workers,
     run_in_processes,
@@ -41,20 +42,33 @@ ClassJob = tuple[str, list[str]]
 
 
 def group_answers(answers: Sequence[str], timeout_s: int = DEFAULT_TIMEOUT_S) -> list[int]:
-    """Class index for each distinct answer (in the given order); call in a main thread."""
-    reps: list[tuple[str, list[Any]]] = []
+    """Class index for each distinct answer (in the given order); call in a main thread.
+
+    Two plain numbers are settled by exact arithmetic first (:func:`math_answer.exact_verdict`,
+    the verifier's own shortcut: equal values are equal for math-verify, two different integers
+    are not), and an answer is read by math-verify only when a comparison needs it: a GSM8K
+    problem's dozens of integer answers cost no sympy at all (issue 16: analyze at 10^6 samples).
+    """
+    reps: list[str] = []
+    readings: dict[str, list[Any]] = {}
+
+    def read(text: str) -> list[Any]:  # math-verify's parse, [] when it cannot read the answer
+        if text not in readings:
+            parsed = parse_answer(tidy(text), timeout_s)
+            readings[text] = parsed if any(not isinstance(p, str) for p in parsed) else []
+        return readings[text]
+
     labels = []
     for ans in answers:
-        parsed = parse_answer(tidy(ans), timeout_s)
-        readable = any(not isinstance(p, str) for p in parsed)
         label = None
-        for i, (rep_text, rep_parsed) in enumerate(reps):
-            if ans == rep_text or (readable and rep_parsed and equivalent(rep_parsed, parsed, timeout_s)):
+        for i, rep in enumerate(reps):
+            fast = "correct" if ans == rep else exact_verdict(rep, ans)
+            if fast == "correct" or (fast is None and read(ans) and read(rep)
+                                     and equivalent(read(rep), read(ans), timeout_s)):
                 label = i
-            if label is not None:
                 break
         if label is None:
-            reps.append((ans, parsed if readable else []))
+            reps.append(ans)
             label = len(reps) - 1
         labels.append(label)
     return labels

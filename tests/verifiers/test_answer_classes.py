@@ -111,3 +111,31 @@ def test_apply_classes_merges_equivalent_strings_in_a_pool(classes):
     labels = merged["cluster"].to_list()
     assert labels[0] == labels[1] == labels[2] == labels[6] != labels[3]
     assert labels[5] == "verdict:no_answer"  # no class: the pool's own cluster is kept
+
+
+def test_plain_numbers_are_grouped_without_math_verify(monkeypatch):
+    """Integer answers (most of GSM8K) are settled by exact arithmetic, the verifier's own
+    shortcut, so math-verify never reads them; a decimal against a fraction still goes to it."""
+    import stages.verifiers.answer_classes as ac
+
+    calls: list[str] = []
+    real = ac.parse_answer
+    monkeypatch.setattr(ac, "parse_answer", lambda text, *a: calls.append(text) or real(text, *a))
+    assert ac.group_answers(["12", "7", "12.0", "-7", "0012"]) == [0, 1, 0, 2, 0]
+    assert calls == []
+    assert ac.group_answers(["\\frac{1}{3}", "0.333333", "3"]) == [0, 0, 1]
+    assert calls  # 1/3 against 0.333333: math-verify's rounding decides, so it was asked
+
+
+def test_the_numeric_shortcut_agrees_with_math_verify_on_what_it_settles():
+    """exact_verdict only answers where math-verify would say the same (else None)."""
+    from stages.verifiers.math_answer import exact_verdict
+
+    pairs = [("18", "18.0"), ("18", "17"), ("2.5", "3"), ("-18.0", "18"), ("0.5", "\\frac{1}{2}"),
+             ("1/3", "0.333333"), ("0.1", "0.100001"), ("2.25", "2.5"), ("50\\%", "50")]
+    for gold, pred in pairs:
+        fast = exact_verdict(gold, pred)
+        if fast is not None:
+            slow = bool(equivalent(parse_answer(tidy(gold)), parse_answer(tidy(pred))))
+            assert (fast == "correct") == slow, (gold, pred, fast)
+    assert exact_verdict("2.5", "3") == "incorrect" and exact_verdict("1/3", "0.333333") is None
