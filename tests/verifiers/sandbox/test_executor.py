@@ -135,7 +135,7 @@ NAP_THEN_ADD = "import time\ndef add(a, b):\n    time.sleep(0.4)\n    return a +
 def test_cpu_clock_stops_a_spinner_at_its_cpu_limit(executor):
     assert executor.limits.clock == "cpu"
     result = _one(executor, SPIN, timeout=0.3)
-    assert result.verdict == "timeout" and "CPU time" in result.detail
+    assert result.verdict == "timeout" and "CPU-time limit" in result.detail
     assert 0.3 <= result.extra["cpu_s"] < 0.3 + 0.1, result
 
 
