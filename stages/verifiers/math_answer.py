@@ -38,8 +38,6 @@ from stages.verifiers.math_extract import CUT_OFF, METHODS, exact_number, final_
 NAME: Final[str] = "math_answer"
 DEFAULT_TIMEOUT_S: Final[int] = 5
 
-# (problem_id, gold, [(sample_idx, completion, finish_reason), ...]): one problem's samples.
-
 
 @dataclass(frozen=True)
 class MathVerdict:
@@ -260,11 +258,11 @@ def verify_math_timed(
     """
     joined = problem_frame(problems, samples)
     n = resolve_workers(workers)
-    chunks = frame_chunks(joined, n * 4 if n > 1 else 1)
+    chunks, empty = frame_chunks(joined, n * 4 if n > 1 else 1), joined.clear()
     del joined
     parts = list(run_in_processes(verify_jobs, chunks, n, timeout_s, strict))
     del chunks
-    frame = pl.concat(parts) if parts else verify_jobs(problem_frame(problems, samples.clear()))
+    frame = pl.concat(parts) if parts else verify_jobs(empty)
     frame = frame.with_columns(cached=pl.lit(False)).sort("problem_id", "sample_idx")
     return conform(frame, VERDICTS_SCHEMA, "verdicts"), conform(frame, TIMINGS, "timings")
 
