@@ -14,6 +14,13 @@ file passed through ``HUMANEVAL_OVERRIDE_PATH``. Both sides' expected outputs ar
 (ours under ``.cache/expected``, EvalPlus's ground-truth pickle under ``~/.cache/evalplus``) and
 that time is printed apart. Prints both wall times, the ratio, and verdict agreement.
 
+EvalPlus 0.3.1 (its latest release) fails every sample of HumanEval/32, its own reference
+included: the ``find_zero`` branch of ``unsafe_execute`` ends in ``continue`` before recording
+the input's result, so ``details`` comes back empty and ``untrusted_check`` turns the pass into
+a fail. Upstream fixed it in commit 6eb1e19 ("fix(find_zero): record results before continue",
+#241), after 0.3.1. By default this benchmark runs a copy of the installed package with exactly
+that fix applied (two lines; the run says so); ``--evalplus-as-released`` runs it unchanged.
+
 Run: ``.venv/bin/python benchmarks/strong_suite_vs_evalplus.py --evalplus-python
 /tmp/evalplus-venv/bin/python [--samples 100] [--workers 2]``
 """
@@ -23,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -74,10 +82,36 @@ def run_ours(problems: pl.DataFrame, samples: pl.DataFrame, workers: int) -> tup
                                ((r.key, r.verdict == "pass") for r in weak)}
 
 
+FIND_ZERO_BRANCH = ("                            assert abs(_poly(*inp, out)) <= atol\n"
+                    "                            continue\n")
+FIND_ZERO_FIXED = ("                            assert abs(_poly(*inp, out)) <= atol\n"
+                   "                            details[i] = True\n"
+                   "                            progress.value += 1\n"
+                   "                            continue\n")
+
+
+def patched_evalplus(python: str, workdir: Path) -> Path:
+    """A copy of the installed evalplus package with upstream's fix 6eb1e19 applied (see the
+    module doc); returns the directory to put first on PYTHONPATH."""
+    where = subprocess.run([python, "-c", "import evalplus, os; print(os.path.dirname(evalplus.__file__))"],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    root = workdir / "evalplus-fixed"
+    shutil.copytree(where, root / "evalplus")
+    target = root / "evalplus" / "eval" / "__init__.py"
+    text = target.read_text()
+    if text.count(FIND_ZERO_BRANCH) != 1:
+        sys.exit(f"{target}: the find_zero branch of EvalPlus 0.3.1 was not found; "
+                 "pass --evalplus-as-released")
+    target.write_text(text.replace(FIND_ZERO_BRANCH, FIND_ZERO_FIXED))
+    return root
+
+
 def run_evalplus(python: str, samples: pl.DataFrame, problems: pl.DataFrame, workers: int,
-                 workdir: Path) -> tuple[float, float, dict]:
+                 workdir: Path, fixed: bool = True) -> tuple[float, float, dict]:
     path = evalplus.locate(evalplus.HUMANEVALPLUS)
     env = dict(os.environ, HUMANEVAL_OVERRIDE_PATH=str(path))
+    if fixed:
+        env["PYTHONPATH"] = str(patched_evalplus(python, workdir))
     prefix = dict(problems.select("problem_id", "program_prefix").iter_rows())
 
     def write(frame: pl.DataFrame, name: str) -> Path:
@@ -116,6 +150,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--constructed", action="store_true", help="CONSTRUCTED styles in samples 0-2")
+    ap.add_argument("--evalplus-as-released", action="store_true",
+                    help="run EvalPlus 0.3.1 without upstream's find_zero fix 6eb1e19")
     args = ap.parse_args()
 
     t = time.perf_counter()
@@ -126,9 +162,11 @@ def main() -> None:
     if args.constructed:
         samples = constructed(problems, samples)
         print("samples 0-2 per problem: CONSTRUCTED correct styles (reference, 1/0 for bools, slowed)")
+    print("evalplus: " + ("as installed" if args.evalplus_as_released else
+                          "installed package with upstream fix 6eb1e19 (find_zero records its result)"))
     with tempfile.TemporaryDirectory() as tmp:
         warm, theirs_wall, theirs = run_evalplus(args.evalplus_python, samples, problems,
-                                                 args.workers, Path(tmp))
+                                                 args.workers, Path(tmp), not args.evalplus_as_released)
     print(f"evalplus: warm-up (ground truth + 164 samples) {warm:.1f}s")
     calibration, ours_wall, ours = run_ours(problems, samples, args.workers)
     strong = {k: v[1][0] == "pass" for k, v in ours.items()}

@@ -17,6 +17,14 @@ idle machine; they stand for correct-but-slow samples (a naive algorithm), which
 machine must not turn into timeouts.
 
     .venv/bin/python benchmarks/timeout_stability.py [--workers 2] [--load 3]
+
+``--suite strong_io`` judges the verify stage's strong suites instead (HumanEval+ base + plus
+inputs, each input limited by the reference's CPU time on it: ``calibrate_problems``, then the
+``strong_io`` verifier, as the verify stage runs them; needs INFSCALE_DATA_MIRROR or network).
+Its constructed slow-but-correct programs burn 50-200 ms of CPU on their first call only (one
+slow input, near the 0.25 s floor). Besides verdict flips it counts answer flips: samples whose
+output digest (their cluster for majority vote) differs from the idle run's, the load
+sensitivity that issue 15 found on one row.
 """
 
 from __future__ import annotations
@@ -36,6 +44,10 @@ from verify_throughput import (  # a sibling script: same pool, same jobs, same 
     jobs_for,
 )
 
+from stages.backends.synthetic import from_params
+from stages.datasets import load_dataset
+from stages.params import GenerateParams, VerifyParams
+from stages.verifiers.code_tests import run_verifier
 from stages.verifiers.sandbox import Limits, SandboxExecutor
 
 POLICIES = {"wall": (0.5, "wall"), "cpu": (0.25, "cpu")}  # floor, clock
@@ -51,6 +63,64 @@ def slow_but_correct(problems: pl.DataFrame, n_problems: int) -> pl.DataFrame:
             rows.append({"problem_id": r["problem_id"], "sample_idx": 1000 + i,
                          "completion": r["reference"] + BURN.format(s=ms / 1000)})
     return pl.DataFrame(rows)
+
+
+FIRST_CALL_BURN = ("\nimport time as _t\n_orig, _calls = {ep}, []\n\ndef {ep}(*a, **k):\n"
+                   "    if not _calls:\n        _calls.append(1)\n        _end = _t.process_time() + {s}\n"
+                   "        while _t.process_time() < _end:\n            pass\n    return _orig(*a, **k)\n")
+
+
+def slow_on_one_input(problems: pl.DataFrame, n_problems: int) -> pl.DataFrame:
+    """Each reference with a CPU burn on its first call: correct, one input slower by a known amount."""
+    rows = []
+    for r in problems.head(n_problems).iter_rows(named=True):
+        for i, ms in enumerate(BURNS_MS):
+            rows.append({"problem_id": r["problem_id"], "sample_idx": 1000 + i,
+                         "completion": r["reference"] + FIRST_CALL_BURN.format(ep=r["entry_point"], s=ms / 1000)})
+    return pl.DataFrame(rows)
+
+
+def judge_strong(problems: pl.DataFrame, candidates: pl.DataFrame, workers: int) -> tuple[dict, dict, float]:
+    """Verdicts and output digests of ``strong_io``, limits calibrated per input under the current load."""
+    start = time.perf_counter()
+    with SandboxExecutor(workers=workers, cache_dir=None) as executor:
+        timeouts = executor.calibrate_timeouts(problems, VerifyParams())
+        results = run_verifier("strong_io", problems, candidates, executor, timeouts)
+    return ({r.key: r.verdict for r in results}, {r.key: r.outputs for r in results},
+            time.perf_counter() - start)
+
+
+def main_strong(args: argparse.Namespace) -> None:
+    problems = load_dataset("humanevalplus")
+    backend = from_params(GenerateParams(n_samples=args.per_problem))
+    pool = pl.concat(list(backend.generate(problems, args.per_problem, args.seed)))
+    distinct = distinct_candidates(pool.select("problem_id", "sample_idx", "completion"))
+    slow = slow_on_one_input(problems, args.slow_problems)
+    candidates = pl.concat([distinct, slow])
+    slow_keys = set(slow.select("problem_id", "sample_idx").iter_rows())
+    print(f"{time.strftime('%Y-%m-%d', time.gmtime())}; {os.cpu_count()} cores; workers = {args.workers}; "
+          f"load average {os.getloadavg()[0]:.1f} at start; suite strong_io (HumanEval+, per-input CPU limits)")
+    print(f"candidates: {distinct.height} distinct synthetic-backend samples (offline stand-in, not a "
+          f"model) + {slow.height} constructed slow-but-correct programs (first call burns {BURNS_MS} ms CPU)")
+    idle, idle_answers, seconds = judge_strong(problems, candidates, args.workers)
+    print(f"  idle:   {seconds:5.1f} s  {dict(Counter(idle.values()))}")
+    load = busy_processes(args.load * (os.cpu_count() or 1))
+    try:
+        time.sleep(1.0)
+        print(f"loaded: {len(load)} busy processes ({args.load} per core), load average {os.getloadavg()[0]:.1f}")
+        loaded, answers, seconds = judge_strong(problems, candidates, args.workers)
+    finally:
+        for proc in load:
+            proc.kill()
+            proc.wait()
+    print(f"  loaded: {seconds:5.1f} s  {dict(Counter(loaded.values()))}")
+    flips = [k for k, v in loaded.items() if v != idle[k]]
+    moved = [k for k in loaded if answers[k] != idle_answers[k]]
+    for name, keys in (("verdict", flips), ("answer (output digest)", moved)):
+        pool_keys = [k for k in keys if k not in slow_keys]
+        print(f"    {name} flips vs idle: pool {len(pool_keys)} of {distinct.height} "
+              f"{[(k, idle[k], loaded[k]) for k in pool_keys[:8]]}; slow-but-correct "
+              f"{len(keys) - len(pool_keys)} of {slow.height}")
 
 
 def judge(problems: pl.DataFrame, candidates: pl.DataFrame, policy: str, workers: int) -> tuple[dict, float]:
@@ -76,7 +146,11 @@ def main() -> None:
     parser.add_argument("--per-problem", type=int, default=20)
     parser.add_argument("--slow-problems", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1234)
+    parser.add_argument("--suite", choices=("weak_assert", "strong_io"), default="weak_assert")
     args = parser.parse_args()
+    if args.suite == "strong_io":
+        main_strong(args)
+        return
 
     problems, pool = candidate_pool(args.per_problem, args.seed)
     distinct = distinct_candidates(pool)

@@ -144,3 +144,15 @@ def test_per_problem_report_has_no_load_dependent_counts(tmp_path: Path) -> None
     b = write_report(busy, tmp_path / "b" / "augment.json")
     assert a.read_bytes() == b.read_bytes()
     assert set(json.loads(a.read_text())[0]) == set(REPORT_SCHEMA) - set(LOAD_DEPENDENT)
+
+
+def test_an_input_whose_reference_output_fails_the_oracle_is_no_test() -> None:
+    """HumanEval/32's oracle reads the input (a root of its polynomial): an input on which the
+    reference's own output is no root (here a reference that always answers 0) is dropped."""
+    row = _problems(problem_id="HumanEval/32", dataset="humaneval", entry_point="find_zero",
+                    program_prefix="def find_zero(xs):\n", reference="    return 0.0\n",
+                    test="def check(candidate):\n    assert candidate([0, 1]) == 0\n"
+                         "    assert candidate([1, 1]) == -1\n").row(0, named=True)
+    res = augment_one(row, PARAMS, seed=1, runner=TrustedRunner())
+    assert res.seeds == 2 and res.seeds_kept == 1 and res.inputs[0] == [[0, 1]]
+    assert all(abs(xs[0]) <= 1e-4 for (xs,) in res.inputs)  # poly(xs, 0) == xs[0]

@@ -21,8 +21,9 @@ from dataclasses import dataclass, replace
 
 import polars as pl
 
-from stages.datasets.evalplus import MBPP_OUTPUT_SET_EQ_TASKS
+from stages.datasets.evalplus import MBPP_OUTPUT_SET_EQ_TASKS, POLY_ROOT_ATOL, POLY_ROOT_TASKS
 from stages.verifiers.base import AssertSuite, ExecJob, ExecResult, Executor, IOSuite, Suite
+from stages.verifiers.sandbox import codec
 
 SUITE_COLUMNS = {"weak_assert": "test", "weak_io": "inputs_weak", "strong_io": "inputs_strong"}
 
@@ -31,6 +32,30 @@ def applicable_verifiers(problems: pl.DataFrame) -> list[str]:
     """The code verifiers that the dataset supports (any problem has that suite)."""
     code = problems.filter(pl.col("kind") == "code")
     return [name for name, col in SUITE_COLUMNS.items() if (code[col].str.strip_chars() != "").any()]
+
+
+def oracle(problem: dict, compare: str = "evalplus") -> tuple[str, float]:
+    """How a problem's io suites judge an output: ``IOSuite.compare`` and its tolerance.
+
+    ``exact`` is EvalPlus's equality, ``strict`` the typed one (``verify.compare``); the
+    special oracles of EvalPlus hold under both, because they say what a right answer *is*:
+    ``set`` for MBPP+'s order-free tasks, ``poly_root`` for HumanEval's ``find_zero``.
+    """
+    atol = float(problem.get("atol") or 0.0)
+    dataset, entry = problem.get("dataset"), problem.get("entry_point")
+    if dataset == "mbppplus" and entry in MBPP_OUTPUT_SET_EQ_TASKS:
+        return "set", atol
+    if dataset in ("humaneval", "humanevalplus") and entry in POLY_ROOT_TASKS:
+        return "poly_root", atol or POLY_ROOT_ATOL
+    return ("strict" if compare == "strict" else "exact"), atol
+
+
+def reference_output_holds(problem: dict, args: list, output) -> bool:
+    """Whether the reference's output on ``args`` passes the problem's own oracle: only an
+    oracle that reads the input can reject it (``poly_root``: Newton's method may stop short of
+    a root on an input outside the documented domain), and such an input is no test."""
+    mode, atol = oracle(problem)
+    return mode != "poly_root" or codec.poly_root(codec.decode_typed(args)[0], output, atol)
 
 
 def _suite(name: str, problem: dict, compare: str = "evalplus") -> Suite | None:
@@ -45,15 +70,13 @@ def _suite(name: str, problem: dict, compare: str = "evalplus") -> Suite | None:
     inputs, expected = json.loads(problem[inputs_col]), json.loads(problem[outputs_col] or "null")
     if expected is None or len(expected) != len(inputs):
         return None
-    mode = "strict" if compare == "strict" else "exact"  # "exact": EvalPlus's own oracle
-    if problem.get("dataset") == "mbppplus" and problem["entry_point"] in MBPP_OUTPUT_SET_EQ_TASKS:
-        mode = "set"
+    mode, atol = oracle(problem, compare)
     # Clusters (majority vote) come from the raw outputs on the weak inputs (the first ones of
     # the strong suite too), all of them run: never from agreement with the expected outputs.
     weak = (problem.get("inputs_weak") or "").strip()
     cluster = min(len(inputs), len(json.loads(weak)) if weak else len(inputs))
-    return IOSuite(problem["entry_point"], tuple(inputs), tuple(expected),
-                   float(problem["atol"] or 0.0), mode, cluster_inputs=cluster)
+    return IOSuite(problem["entry_point"], tuple(inputs), tuple(expected), atol, mode,
+                   cluster_inputs=cluster)
 
 
 def with_input_limits(suite: IOSuite, limits: dict[str, float], floor_s: float) -> IOSuite:

@@ -292,13 +292,14 @@ class SandboxExecutor:
             if prepared.limits is not None:
                 message["it"] = prepared.limits
             check = IOCheck(prepared.expected or [], job.suite.atol, not self.all_tests,
-                            compare=job.suite.compare, cluster_inputs=job.suite.cluster_inputs)
+                            compare=job.suite.compare, cluster_inputs=job.suite.cluster_inputs,
+                            arguments=prepared.inputs or [])
             worker.submit(message, prepared.hash, prepared.inputs or [], timeout, check.on_line,
                           (job, key, code, check))
 
     def _finish(self, sub: Submission) -> ExecResult:
         job, key, _, check = sub.token
-        run, timeout = sub.run, sub.timeout_s
+        run = sub.run
         if check is None:
             verdict, detail = decide_assert(run)
             outputs, tests_run, digests = None, 0, []

@@ -46,7 +46,9 @@ class IOCheck:
     (:func:`codec.evalplus_equal`; its tolerance becomes 1e-6 from the first float expected
     output on, for the rest of the suite, when the task gives none: EvalPlus assigns ``atol``
     inside its loop over inputs), ``strict`` the typed comparison (:func:`codec.strict_equal`),
-    ``set`` EvalPlus's set oracle for MBPP+ tasks.
+    ``set`` EvalPlus's set oracle for MBPP+ tasks, ``poly_root`` HumanEval/32's (the output is
+    a root of the input's polynomial within ``atol``: :func:`codec.poly_root`; it reads the
+    input, ``arguments``, and no expected output).
 
     Clustering (majority vote): the first ``cluster_inputs`` inputs always run, even past a
     wrong output, and :meth:`outputs_digest` hashes the raw outputs on them (an exception counts
@@ -58,8 +60,9 @@ class IOCheck:
     expected: list[str]  # canonical JSON text per input
     atol: float
     stop_at_first_failure: bool = True
-    compare: str = "exact"  # "exact" (EvalPlus), "strict" or "set" (IOSuite.compare)
+    compare: str = "exact"  # "exact" (EvalPlus), "strict", "set" or "poly_root" (IOSuite.compare)
     cluster_inputs: int | None = None
+    arguments: list[str] = field(default_factory=list)  # typed-JSON text of each input's call
     mismatch: int | None = None
     got: str = ""  # what the candidate returned on the first wrong input (canonical JSON, cut)
     digests: list[str] = field(default_factory=list)
@@ -89,11 +92,14 @@ class IOCheck:
         if index >= len(self.expected):
             return False
         text = payload.decode("utf-8", "surrogatepass")
-        if text == self.expected[index]:
+        if text == self.expected[index] and self.compare != "poly_root":
             return True
         # The payload is the candidate's: no value it can produce (a 10**400 where a float is
         # expected, JSON nested past the recursion limit) may raise here, in the trusted parent.
         try:
+            if self.compare == "poly_root":
+                coefficients = codec.decode_typed(json.loads(self.arguments[index]))[0]
+                return codec.poly_root(coefficients, json.loads(text), self.atol)
             out, exp = json.loads(text), json.loads(self.expected[index])
             if self.compare == "set":
                 return codec.set_equal(out, exp)
@@ -103,7 +109,7 @@ class IOCheck:
             if atol == 0 and index >= first_float(self.expected):
                 atol = codec.FLOAT_DEFAULT_ATOL
             return codec.evalplus_equal(out, exp, atol)
-        except (ValueError, OverflowError, RecursionError, TypeError, MemoryError):
+        except (ValueError, OverflowError, RecursionError, TypeError, MemoryError, IndexError):
             return False
 
     def outputs_digest(self) -> str:

@@ -1,4 +1,4 @@
-"""Default output equality is EvalPlus 0.3.1's; the typed comparison stays an option."""
+"""Default output equality is EvalPlus 0.3.1's, with its special oracles; the typed comparison stays an option."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import math
 from stages.verifiers import code_tests
 from stages.verifiers.base import ExecJob, IOSuite
 from stages.verifiers.sandbox import SandboxExecutor
-from stages.verifiers.sandbox.codec import encode, evalplus_equal, is_floats
+from stages.verifiers.sandbox.codec import encode, encode_args, evalplus_equal, is_floats, poly_root
 from stages.verifiers.sandbox.verdicts import IOCheck
 
 
@@ -68,4 +68,48 @@ def test_a_program_returning_ints_for_bools_passes_in_the_sandbox():
     with SandboxExecutor(workers=1, cache_dir=None) as ex:
         results = {r.key: r.verdict for r in ex.run(
             [ExecJob(("p", 0), program, suite, 1.0), ExecJob(("p", 1), program, strict, 1.0)])}
+    assert results == {("p", 0): "pass", ("p", 1): "fail"}
+
+
+def test_find_zero_accepts_any_root_of_the_polynomial_as_evalplus_does():
+    """HumanEval/32 asks for *a* zero of the polynomial; EvalPlus's oracle (and HumanEval's own
+    check) accept any x with ``abs(poly(xs, x)) <= atol``, not only the reference's root."""
+    cubic = [-6, 11, -6, 1]  # (x - 1)(x - 2)(x - 3)
+    assert poly_root(cubic, 1.0, 1e-4) and poly_root(cubic, 3, 1e-4) and poly_root(cubic, 2.00001, 1e-4)
+    assert not poly_root(cubic, 1.5, 1e-4) and not poly_root(cubic, 2.001, 1e-4)
+    assert not poly_root(cubic, "1", 1e-4) and not poly_root(cubic, None, 1e-4)
+    assert not poly_root(cubic, [1.0], 1e-4) and not poly_root(cubic, 1e308, 1e-4)  # overflow
+
+
+def _root_check(coefficients, expected_root, out) -> int | None:
+    check = IOCheck([encode(expected_root)], 1e-4, False, "poly_root",
+                    arguments=[encode_args([coefficients])])
+    check.on_line(b"O 0 " + encode(out).encode())
+    return check.mismatch
+
+
+def test_the_polynomial_oracle_reads_the_input_not_the_reference_output():
+    cubic = [-6, 11, -6, 1]
+    assert _root_check(cubic, 1.0, 3.0) is None  # another root: right
+    assert _root_check(cubic, 1.0, 1.5) == 0
+    assert _root_check(cubic, 1.5, 1.5) == 0  # equal to a wrong "reference": still wrong
+
+
+def test_find_zero_gets_the_polynomial_oracle_under_both_comparisons():
+    row = {"entry_point": "find_zero", "atol": 0.0001, "dataset": "humanevalplus"}
+    assert code_tests.oracle(row) == ("poly_root", 1e-4)
+    assert code_tests.oracle(row, "strict") == ("poly_root", 1e-4)
+    # plain HumanEval carries no tolerance: its check's own 1e-4 is used
+    assert code_tests.oracle(row | {"dataset": "humaneval", "atol": 0.0}) == ("poly_root", 1e-4)
+    assert code_tests.oracle(row | {"entry_point": "g"}) == ("exact", 1e-4)
+
+
+def test_a_program_finding_another_root_passes_in_the_sandbox():
+    inputs = (([-6, 11, -6, 1],), ([2, -3, 1],))  # roots {1, 2, 3} and {1, 2}
+    suite = IOSuite("find_zero", inputs, (1.0, 1.0), 1e-4, "poly_root")
+    another = "def find_zero(xs):\n    return 2.0\n"
+    none = "def find_zero(xs):\n    return 1.5\n"
+    with SandboxExecutor(workers=1, cache_dir=None) as ex:
+        results = {r.key: r.verdict for r in ex.run(
+            [ExecJob(("p", 0), another, suite, 1.0), ExecJob(("p", 1), none, suite, 1.0)])}
     assert results == {("p", 0): "pass", ("p", 1): "fail"}
