@@ -49,6 +49,22 @@ from stages.schemas import PROBLEMS, conform
 POLY_ROOT_TASKS = frozenset({"find_zero"})
 POLY_ROOT_ATOL = 1e-4
 
+# MBPP+'s other special oracles (EvalPlus 0.3.1, ``unsafe_execute``): entry point -> mode of
+# ``stages/verifiers/sandbox/oracles.py``. The three ``not_none`` tasks return a ``re.Match``;
+# EvalPlus's expected output is whether the reference returned something (its ground truth,
+# ``trusted_exec(..., output_not_none)``), and so is ours (``expected_outputs``).
+MBPP_OUTPUT_NOT_NONE_TASKS = frozenset({
+    "check_str",  # Mbpp/737
+    "text_match_three",  # Mbpp/787
+    "text_starta_endb",  # Mbpp/794
+})
+MBPP_SPECIAL_ORACLES = {
+    "are_equivalent": "any_output",  # Mbpp/164: EvalPlus accepts any returned output
+    "sum_div": "or_zero",  # Mbpp/295: the reference's value, or 0
+    "surface_Area": "surface_area",  # Mbpp/581: or the formula with the perpendicular height
+    "digit_distance_nums": "digit_distance",  # Mbpp/558: or the zero-padded digit distance
+} | dict.fromkeys(MBPP_OUTPUT_NOT_NONE_TASKS, "not_none")
+
 MBPP_OUTPUT_SET_EQ_TASKS = frozenset({
     "similar_elements",  # Mbpp/2
     "find_char_long",  # Mbpp/7

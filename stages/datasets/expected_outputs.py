@@ -30,6 +30,7 @@ from typing import Any
 import polars as pl
 
 from stages.datasets import typed_json
+from stages.datasets.evalplus import MBPP_OUTPUT_NOT_NONE_TASKS
 from stages.datasets.mirror import PROJECT_ROOT
 from stages.verifiers.sandbox.codec import allow_long_ints
 
@@ -192,6 +193,17 @@ class ExpectedReport:
         return sum(self.dropped.values())
 
 
+def not_none_outcome(o: RefOutcome) -> RefOutcome:
+    """EvalPlus's expected output on its not-None tasks (``MBPP_OUTPUT_NOT_NONE_TASKS``):
+    whether the reference returned something. A ``re.Match``, which the codec cannot carry
+    (an ``Unencodable`` error), is something."""
+    if o.status == "ok" and o.output is not None:
+        return RefOutcome("ok", "false" if o.output == "null" else "true")
+    if o.status == "error" and (o.detail or "").startswith("Unencodable"):
+        return RefOutcome("ok", "true")
+    return o
+
+
 def _suites(row: dict, runner: Runner, timeout_s: float, cache_dir: Path | None) -> tuple[dict, int, str]:
     weak = typed_json.decode(row["inputs_weak"]) if row["inputs_weak"].strip() else []
     strong = typed_json.decode(row["inputs_strong"]) if row["inputs_strong"].strip() else []
@@ -202,6 +214,8 @@ def _suites(row: dict, runner: Runner, timeout_s: float, cache_dir: Path | None)
         runner, row["program_prefix"] + row["reference"], row["entry_point"], list(unique.values()),
         dataset_hash=row["dataset_hash"], timeout_s=timeout_s, cache_dir=cache_dir,
     )
+    if row.get("dataset") == "mbppplus" and row["entry_point"] in MBPP_OUTPUT_NOT_NONE_TASKS:
+        outcomes = [not_none_outcome(o) for o in outcomes]
     by_key = dict(zip(unique, outcomes, strict=True))
     out: dict[str, str] = {}
     dropped, detail = 0, ""

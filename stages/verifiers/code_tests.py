@@ -21,9 +21,14 @@ from dataclasses import dataclass, replace
 
 import polars as pl
 
-from stages.datasets.evalplus import MBPP_OUTPUT_SET_EQ_TASKS, POLY_ROOT_ATOL, POLY_ROOT_TASKS
+from stages.datasets.evalplus import (
+    MBPP_OUTPUT_SET_EQ_TASKS,
+    MBPP_SPECIAL_ORACLES,
+    POLY_ROOT_ATOL,
+    POLY_ROOT_TASKS,
+)
 from stages.verifiers.base import AssertSuite, ExecJob, ExecResult, Executor, IOSuite, Suite
-from stages.verifiers.sandbox import codec
+from stages.verifiers.sandbox import codec, oracles
 
 SUITE_COLUMNS = {"weak_assert": "test", "weak_io": "inputs_weak", "strong_io": "inputs_strong"}
 
@@ -39,12 +44,15 @@ def oracle(problem: dict, compare: str = "evalplus") -> tuple[str, float]:
 
     ``exact`` is EvalPlus's equality, ``strict`` the typed one (``verify.compare``); the
     special oracles of EvalPlus hold under both, because they say what a right answer *is*:
-    ``set`` for MBPP+'s order-free tasks, ``poly_root`` for HumanEval's ``find_zero``.
+    ``set`` for MBPP+'s order-free tasks, ``poly_root`` for HumanEval's ``find_zero``, and the
+    MBPP+ tasks of ``MBPP_SPECIAL_ORACLES`` (:mod:`stages.verifiers.sandbox.oracles`).
     """
     atol = float(problem.get("atol") or 0.0)
     dataset, entry = problem.get("dataset"), problem.get("entry_point")
     if dataset == "mbppplus" and entry in MBPP_OUTPUT_SET_EQ_TASKS:
         return "set", atol
+    if dataset == "mbppplus" and entry in MBPP_SPECIAL_ORACLES:
+        return MBPP_SPECIAL_ORACLES[entry], atol
     if dataset in ("humaneval", "humanevalplus") and entry in POLY_ROOT_TASKS:
         return "poly_root", atol or POLY_ROOT_ATOL
     return ("strict" if compare == "strict" else "exact"), atol
@@ -55,7 +63,7 @@ def reference_output_holds(problem: dict, args: list, output) -> bool:
     oracle that reads the input can reject it (``poly_root``: Newton's method may stop short of
     a root on an input outside the documented domain), and such an input is no test."""
     mode, atol = oracle(problem)
-    return mode != "poly_root" or codec.poly_root(codec.decode_typed(args)[0], output, atol)
+    return mode != "poly_root" or oracles.poly_root(codec.decode_typed(args)[0], output, atol)
 
 
 def _suite(name: str, problem: dict, compare: str = "evalplus") -> Suite | None:

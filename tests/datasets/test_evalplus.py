@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 from pathlib import Path
 
 import polars as pl
@@ -127,3 +128,33 @@ def test_every_canonical_solution_passes_its_strong_suite(mirror_dir: Path, data
                                {p: 60.0 for p in problems["problem_id"]})
     assert len(results) == size
     assert sorted((r.key[0], r.verdict, r.detail) for r in results if r.verdict != "pass") == []
+
+
+@pytest.mark.mirror
+def test_not_none_tasks_keep_their_matching_inputs_and_the_reference_passes(mirror_dir: Path) -> None:
+    """Mbpp/737, /787, /794 return a re.Match: their suites keep those inputs (expected: True,
+    EvalPlus's ``is not None``), so a program that always returns None no longer passes."""
+    from stages.datasets.expected_outputs import fill_expected_outputs_with_report
+    from stages.verifiers.code_tests import run_verifier
+    from stages.verifiers.sandbox import SandboxExecutor
+
+    raw = evalplus.raw_problems("mbppplus").filter(
+        pl.col("entry_point").is_in(sorted(evalplus.MBPP_OUTPUT_NOT_NONE_TASKS)))
+    problems, report = fill_expected_outputs_with_report(raw, cache_dir=None)
+    assert report.total_dropped == 0
+    for row in problems.iter_rows(named=True):
+        expected = json.loads(row["outputs_strong"])
+        assert set(expected) == {True, False}
+        assert len(expected) == len(typed_json.decode(row["inputs_strong"]))
+    none = "def {ep}(*args):\n    return None\n"
+    always_none = pl.col("entry_point").map_elements(lambda ep: none.format(ep=ep),
+                                                     return_dtype=pl.String)
+    samples = pl.concat([
+        problems.select("problem_id", pl.lit(0, pl.Int64).alias("sample_idx"),
+                        pl.col("reference").alias("completion")),
+        problems.select("problem_id", pl.lit(1, pl.Int64).alias("sample_idx"), always_none.alias("completion"))])
+    limits = {p: 60.0 for p in problems["problem_id"]}
+    with SandboxExecutor(cache_dir=None) as executor:
+        results = run_verifier("strong_io", problems, samples, executor, limits)
+    assert {r.key: r.verdict for r in results} == (
+        {(p, 0): "pass" for p in problems["problem_id"]} | {(p, 1): "fail" for p in problems["problem_id"]})

@@ -14,6 +14,7 @@ from stages.datasets.expected_outputs import (
     SandboxReferenceRunner,
     cached_outcomes,
     fill_expected_outputs_with_report,
+    not_none_outcome,
 )
 from stages.schemas import PROBLEMS
 from tests.datasets.trusted_runner import TrustedRunner
@@ -120,3 +121,14 @@ def test_huge_ints_are_dropped_but_long_strings_kept(tmp_path: Path) -> None:
     row = out.row(0, named=True)
     assert typed_json.decode(row["inputs_strong"]) == [[2]]
     assert report.dropped == {"P/0": 2} and f"over {MAX_INT_DIGITS} digits" in report.details["P/0"]
+
+
+def test_not_none_tasks_expect_whether_the_reference_returned_something() -> None:
+    """EvalPlus's ground truth for MBPP+'s re.Match tasks: ``out is not None``. A match, which
+    the codec cannot carry, is something; a None is not; the input is kept either way."""
+    match = RefOutcome("error", None, "Unencodable: unencodable output of type Match")
+    assert not_none_outcome(match) == RefOutcome("ok", "true")
+    assert not_none_outcome(RefOutcome("ok", "null")) == RefOutcome("ok", "false")
+    assert not_none_outcome(RefOutcome("ok", '"x"')) == RefOutcome("ok", "true")
+    crash = RefOutcome("error", None, "ValueError: bad")
+    assert not_none_outcome(crash) == crash

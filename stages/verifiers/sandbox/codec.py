@@ -205,25 +205,6 @@ def set_equal(out, exp):
     return {json.dumps(x, sort_keys=True) for x in a} == {json.dumps(x, sort_keys=True) for x in b}
 
 
-def poly_root(coefficients, out, atol):
-    """HumanEval/32's oracle (``find_zero``): ``out`` is right when the polynomial with these
-    coefficients is within ``atol`` of 0 there.
-
-    A polynomial can have several real roots and the task asks for any one, so comparing with
-    the reference's root fails correct programs. The arithmetic is EvalPlus's ``_poly``
-    (``evalplus/eval/_special_oracle.py``: ``sum(c * math.pow(x, i))``, accepted when its
-    absolute value is ``<= atol``), which is also what HumanEval's own ``check`` computes. Safe
-    in the parent: ``out`` is parsed JSON; anything that is not a number is wrong.
-    """
-    if type(out) not in (int, float, bool):
-        return False
-    try:
-        value = sum(c * math.pow(out, i) for i, c in enumerate(coefficients))
-    except (OverflowError, ValueError, TypeError):
-        return False
-    return abs(value) <= atol
-
-
 # -- inputs: typed JSON, so that a candidate gets the very types the dataset gives --------------
 # Inputs are trusted data going *into* the sandbox, and EvalPlus relies on tuples, sets and the
 # like there (MBPP+ contracts assert ``isinstance(x, tuple)``). They travel in the typed-JSON

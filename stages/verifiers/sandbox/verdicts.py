@@ -16,7 +16,7 @@ import json
 import signal
 from dataclasses import dataclass, field
 
-from stages.verifiers.sandbox import codec
+from stages.verifiers.sandbox import codec, oracles
 from stages.verifiers.sandbox.runs import RawRun
 
 _FIRST_FLOAT: dict[int, tuple[list[str], int]] = {}  # id(expected) -> (expected, index)
@@ -46,9 +46,10 @@ class IOCheck:
     (:func:`codec.evalplus_equal`; its tolerance becomes 1e-6 from the first float expected
     output on, for the rest of the suite, when the task gives none: EvalPlus assigns ``atol``
     inside its loop over inputs), ``strict`` the typed comparison (:func:`codec.strict_equal`),
-    ``set`` EvalPlus's set oracle for MBPP+ tasks, ``poly_root`` HumanEval/32's (the output is
-    a root of the input's polynomial within ``atol``: :func:`codec.poly_root`; it reads the
-    input, ``arguments``, and no expected output).
+    ``set`` EvalPlus's set oracle for MBPP+ tasks, and EvalPlus's other special oracles
+    (:mod:`oracles`: ``poly_root`` for HumanEval/32 reads the input, ``arguments``, and no
+    expected output; ``not_none``; ``any_output``, ``or_zero``, ``surface_area``,
+    ``digit_distance``).
 
     Clustering (majority vote): the first ``cluster_inputs`` inputs always run, even past a
     wrong output, and :meth:`outputs_digest` hashes the raw outputs on them (an exception counts
@@ -60,7 +61,7 @@ class IOCheck:
     expected: list[str]  # canonical JSON text per input
     atol: float
     stop_at_first_failure: bool = True
-    compare: str = "exact"  # "exact" (EvalPlus), "strict", "set" or "poly_root" (IOSuite.compare)
+    compare: str = "exact"  # "exact" (EvalPlus), "strict", "set" or a special oracle (IOSuite.compare)
     cluster_inputs: int | None = None
     arguments: list[str] = field(default_factory=list)  # typed-JSON text of each input's call
     mismatch: int | None = None
@@ -81,16 +82,24 @@ class IOCheck:
         index = self.seen
         self.seen += 1
         self.digests.append(hashlib.sha256(payload).hexdigest()[:12])
-        if self.mismatch is None and (kind == b"U" or not self._matches(payload, index)):
+        if self.mismatch is None and not self._accepts(kind, payload, index):
             self.mismatch = index
             text = _text(payload, GOT_CHARS)
             self.got = f"unencodable {text}" if kind == b"U" else text
         return (self.mismatch is not None and self.stop_at_first_failure
                 and self.seen >= (self.cluster_inputs or 0))
 
-    def _matches(self, payload: bytes, index: int) -> bool:
+    def _accepts(self, kind: bytes, payload: bytes, index: int) -> bool:
         if index >= len(self.expected):
             return False
+        if kind == b"U":  # an output the codec cannot carry (a re.Match): only known not to be None
+            return self.compare == "not_none" and self.expected[index] == "true"
+        return self._matches(payload, index)
+
+    def _arguments(self, index: int) -> list:
+        return codec.decode_typed(json.loads(self.arguments[index]))
+
+    def _matches(self, payload: bytes, index: int) -> bool:
         text = payload.decode("utf-8", "surrogatepass")
         if text == self.expected[index] and self.compare != "poly_root":
             return True
@@ -98,17 +107,21 @@ class IOCheck:
         # expected, JSON nested past the recursion limit) may raise here, in the trusted parent.
         try:
             if self.compare == "poly_root":
-                coefficients = codec.decode_typed(json.loads(self.arguments[index]))[0]
-                return codec.poly_root(coefficients, json.loads(text), self.atol)
+                return oracles.poly_root(self._arguments(index)[0], json.loads(text), self.atol)
             out, exp = json.loads(text), json.loads(self.expected[index])
             if self.compare == "set":
                 return codec.set_equal(out, exp)
             if self.compare == "strict":
                 return codec.strict_equal(out, exp, self.atol)
+            if self.compare == "not_none":
+                return oracles.not_none(out, exp)
             atol = self.atol
             if atol == 0 and index >= first_float(self.expected):
                 atol = codec.FLOAT_DEFAULT_ATOL
-            return codec.evalplus_equal(out, exp, atol)
+            if codec.evalplus_equal(out, exp, atol):
+                return True
+            return (self.compare in oracles.EXTENDING
+                    and oracles.extends_equality(self.compare, out, self._arguments(index), atol))
         except (ValueError, OverflowError, RecursionError, TypeError, MemoryError, IndexError):
             return False
 

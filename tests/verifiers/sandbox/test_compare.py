@@ -6,10 +6,11 @@ import json
 import math
 
 from stages.verifiers import code_tests
-from stages.verifiers.base import ExecJob, IOSuite
-from stages.verifiers.sandbox import SandboxExecutor
-from stages.verifiers.sandbox.codec import encode, encode_args, evalplus_equal, is_floats, poly_root
+from stages.verifiers.base import IOSuite
+from stages.verifiers.sandbox.codec import encode, encode_args, evalplus_equal, is_floats
+from stages.verifiers.sandbox.oracles import poly_root
 from stages.verifiers.sandbox.verdicts import IOCheck
+from tests.verifiers.sandbox.judged import verdicts
 
 
 def test_bool_and_int_are_equal_as_in_evalplus():
@@ -65,10 +66,7 @@ def test_a_program_returning_ints_for_bools_passes_in_the_sandbox():
     suite = IOSuite("is_even", ((2,), (3,)), (True, False))
     program = "def is_even(n):\n    return 1 if n % 2 == 0 else 0\n"
     strict = IOSuite("is_even", ((2,), (3,)), (True, False), compare="strict")
-    with SandboxExecutor(workers=1, cache_dir=None) as ex:
-        results = {r.key: r.verdict for r in ex.run(
-            [ExecJob(("p", 0), program, suite, 1.0), ExecJob(("p", 1), program, strict, 1.0)])}
-    assert results == {("p", 0): "pass", ("p", 1): "fail"}
+    assert verdicts((program, suite), (program, strict)) == ["pass", "fail"]
 
 
 def test_find_zero_accepts_any_root_of_the_polynomial_as_evalplus_does():
@@ -109,7 +107,4 @@ def test_a_program_finding_another_root_passes_in_the_sandbox():
     suite = IOSuite("find_zero", inputs, (1.0, 1.0), 1e-4, "poly_root")
     another = "def find_zero(xs):\n    return 2.0\n"
     none = "def find_zero(xs):\n    return 1.5\n"
-    with SandboxExecutor(workers=1, cache_dir=None) as ex:
-        results = {r.key: r.verdict for r in ex.run(
-            [ExecJob(("p", 0), another, suite, 1.0), ExecJob(("p", 1), none, suite, 1.0)])}
-    assert results == {("p", 0): "pass", ("p", 1): "fail"}
+    assert verdicts((another, suite), (none, suite)) == ["pass", "fail"]
