@@ -145,7 +145,8 @@ def run_evalplus(python: str, samples: pl.DataFrame, problems: pl.DataFrame, wor
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--evalplus-python", required=True, help="python of a venv with evalplus")
+    ap.add_argument("--evalplus-python", default=os.environ.get("EVALPLUS_PYTHON"),
+                    help="python of a venv with evalplus 0.3.1 (default: $EVALPLUS_PYTHON)")
     ap.add_argument("--samples", type=int, default=100)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--seed", type=int, default=1234)
@@ -153,6 +154,10 @@ def main() -> None:
     ap.add_argument("--evalplus-as-released", action="store_true",
                     help="run EvalPlus 0.3.1 without upstream's find_zero fix 6eb1e19")
     args = ap.parse_args()
+    if not args.evalplus_python:
+        print("skipped: needs EvalPlus's evaluator (pass --evalplus-python or set EVALPLUS_PYTHON "
+              "to the python of a venv with evalplus 0.3.1 installed)")
+        return
 
     t = time.perf_counter()
     problems = load_dataset("humanevalplus")
