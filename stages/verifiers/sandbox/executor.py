@@ -19,6 +19,7 @@ import queue
 import secrets
 import threading
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,8 @@ import polars as pl
 
 from stages.params import VerifyParams
 from stages.verifiers.base import AssertSuite, ExecJob, ExecResult, IOSuite
-from stages.verifiers.sandbox import codec, levels
+from stages.verifiers.sandbox import answers, codec, levels
+from stages.verifiers.sandbox.answers import Pending
 from stages.verifiers.sandbox.cache import DEFAULT_DIR, VerdictCache, cache_key, tree_hash
 from stages.verifiers.sandbox.runs import Limits, RawRun, Submission
 from stages.verifiers.sandbox.verdicts import (IOCheck, decide_assert, decide_collect, decide_io,
@@ -181,11 +183,17 @@ class SandboxExecutor:
         """One worker's loop: keep up to PIPELINE_DEPTH jobs queued in it, report as they end."""
         worker: SandboxWorker | None = None
         retry: list[tuple[ExecJob, str | None, bytes | None]] = []
+        rerun: list[Pending] = []  # fails whose answer a limit cut: re-run for it (.answers)
         more = True
         try:
             while True:
-                while (retry or more) and not stop.is_set() and (
+                while (retry or rerun or more) and not stop.is_set() and (
                         worker is None or worker.outstanding < PIPELINE_DEPTH):
+                    if rerun:
+                        if worker is None:
+                            worker = self._take()
+                        self._submit_answer(worker, rerun.pop())
+                        continue
                     if retry:
                         item = retry.pop()
                     else:
@@ -203,10 +211,14 @@ class SandboxExecutor:
                 if worker is None or worker.outstanding == 0:
                     break
                 for sub in worker.wait():
-                    if sub.run.not_started:  # its worker was lost before it ran
+                    if sub.run.not_started:  # its worker was lost before it ran: all again
                         retry.append(sub.token[:3])
+                        continue
+                    finished = self._finish(sub)
+                    if isinstance(finished, Pending):
+                        rerun.append(finished)
                     else:
-                        results.put(self._finish(sub))
+                        results.put(finished)
         except BaseException as exc:  # noqa: BLE001 (surfaced by run())
             results.put(exc)
         finally:
@@ -277,11 +289,7 @@ class SandboxExecutor:
     def _submit(self, worker: SandboxWorker, job: ExecJob, key: str | None, code: bytes | None) -> None:
         prepared = self._prepare(job.suite)
         timeout = self._timeout(job)
-        message = {"n": secrets.token_hex(16), "e": job.suite.entry_point}
-        if code is not None:
-            message["c"] = code.decode("ascii")
-        else:
-            message["p"] = job.program
+        message = self._message(job, code)
         if isinstance(job.suite, AssertSuite):
             message["k"] = "a"
             check = None
@@ -297,31 +305,68 @@ class SandboxExecutor:
             worker.submit(message, prepared.hash, prepared.inputs or [], timeout, check.on_line,
                           (job, key, code, check))
 
-    def _finish(self, sub: Submission) -> ExecResult:
-        job, key, _, check = sub.token
+    def _finish(self, sub: Submission) -> ExecResult | Pending:
+        job, key, code, check, *pending = sub.token
         run = sub.run
+        if pending:  # the looser re-run of a fail's clustering inputs (_submit_answer)
+            answer = answers.answer_of(check, run, answers.clustered(job))
+            return self._record(key, run, replace(pending[0], outputs=answer))
         if check is None:
             verdict, detail = decide_assert(run)
-            outputs, tests_run, digests = None, 0, []
+            outputs, tests_run, digests, clustered = None, 0, [], 0
         else:
             verdict, detail = decide_io(run, check, len(job.suite.inputs))
             outputs, tests_run, digests = check.outputs_digest(), check.seen, check.digests
-            clustered = min(job.suite.cluster_inputs or 0, len(job.suite.inputs))
+            clustered = answers.clustered(job)
             if verdict == "timeout" or (len(digests) < clustered and stopped_by_clock(run)):
                 # Which input a limit stops on moves with load (limits are calibrated per input),
                 # so a digest over the outputs before it would too: such a run has no answer.
                 outputs = None
-        if getattr(run, "memory_limited", False):  # set by the worker (see levels.memory_guard)
+        memory_limited = getattr(run, "memory_limited", False)  # set by the worker (levels.memory_guard)
+        if memory_limited:
             verdict = "error"
             detail = (f"memory limit exceeded: the job's processes held over "
                       f"{self.limits.memory_mb} MB together")
         result = ExecResult(job.key, verdict, detail, run.wall_s, self.sandbox, outputs,
                             {"cached": False, "cpu_s": run.cpu_s, "tests_run": tests_run,
                              "output_digests": digests})
+        if (verdict == "fail" and outputs is None and not memory_limited and not run.worker_died
+                and len(digests) < clustered):
+            # A wrong output decided the verdict, and then a limit cut the clustering inputs:
+            # whether it did is load (the program may sit within noise of its limit), what it
+            # outputs is not. Its answer comes from a re-run of those inputs under looser limits.
+            return Pending(job, key, code, result)
+        return self._record(key, run, result)
+
+    def _record(self, key: str | None, run: RawRun, result: ExecResult) -> ExecResult:
         if key is not None and self.cache is not None and not run.worker_died:
-            self.cache.put(key, {"verdict": verdict, "detail": detail, "duration_s": run.wall_s,
-                                 "outputs": outputs, "tests_run": tests_run})
+            self.cache.put(key, {"verdict": result.verdict, "detail": result.detail,
+                                 "duration_s": result.duration_s, "outputs": result.outputs,
+                                 "tests_run": result.extra.get("tests_run", 0)})
         return result
+
+    def _submit_answer(self, worker: SandboxWorker, pending: Pending) -> None:
+        """Run a fail's clustering inputs again under looser limits, for its answer (:mod:`.answers`)."""
+        job, key, code, result = pending
+        prepared, n = self._prepare(job.suite), answers.clustered(job)
+        message = self._message(job, code)
+        message["k"] = "i"
+        limits, timeout = answers.looser_limits(prepared.limits, n, self._timeout(job))
+        if limits is not None:
+            message["it"] = limits
+        check = answers.digest_check(n, job.suite.atol)
+        worker.submit(message, f"{prepared.hash}:first{n}", (prepared.inputs or [])[:n],
+                      timeout, check.on_line, (job, key, code, check, result))
+
+    @staticmethod
+    def _message(job: ExecJob, code: bytes | None) -> dict[str, Any]:
+        """A job's message to the fork server: its nonce, entry point and code (compiled here)."""
+        message: dict[str, Any] = {"n": secrets.token_hex(16), "e": job.suite.entry_point}
+        if code is not None:
+            message["c"] = code.decode("ascii")
+        else:
+            message["p"] = job.program
+        return message
 
 
 def _ignore(body: bytes) -> bool:

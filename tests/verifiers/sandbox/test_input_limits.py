@@ -89,6 +89,34 @@ def test_a_run_a_limit_stopped_has_no_answer_and_no_load_dependent_detail(setup)
     assert cut.detail == "exceeded its per-input CPU-time limit on input 2"
 
 
+def _wrong_then(on_30: str) -> str:
+    """Wrong on input 0 (n = 1), right elsewhere; ``on_30``: what it does first on n = 30, the
+    last clustering input (the weak inputs are the first four)."""
+    return ("import time\ndef sum_to_n(n):\n    if n == 30:\n" + on_30 +
+            "    return n * (n + 1) // 2 + (n == 1)\n")
+
+
+def test_a_fail_a_limit_cut_gets_its_answer_from_a_looser_rerun(setup):
+    """Issue 15 (HumanEval/75 sample 11): a program already failed on an input, and then spends
+    1.5x the limit of a clustering input. Whether a limit cuts it there moves with load, so its
+    answer comes from a re-run of the clustering inputs under 4x the limits: the same digest as
+    a program with the same outputs that is fast, and the same verdict and detail."""
+    spin = ("        t = time.process_time()\n"
+            f"        while time.process_time() - t < {1.5 * FLOOR}:\n            pass\n")
+    fast, slow = _run(setup, [_wrong_then("        pass\n"), _wrong_then(spin)])
+    assert fast.verdict == slow.verdict == "fail"
+    assert fast.detail == slow.detail == "wrong output on input 0; got 2"
+    assert slow.extra["tests_run"] < 4  # the first run was cut on a clustering input
+    assert fast.outputs is not None and slow.outputs == fast.outputs
+
+
+def test_a_fail_that_hangs_on_a_clustering_input_has_no_answer(setup):
+    hang = "        while True:\n            pass\n"
+    result = _run(setup, [_wrong_then(hang)])[0]
+    assert (result.verdict, result.detail) == ("fail", "wrong output on input 0; got 2")
+    assert result.outputs is None
+
+
 def test_c_level_hang_and_sleep_are_ended_per_input(setup):
     c_hang = "def sum_to_n(n):\n    return sum(range(10**15))\n"
     sleeper = "import time\ndef sum_to_n(n):\n    time.sleep(100)\n"
