@@ -36,9 +36,7 @@ import polars as pl
 from stages.augment_mutation import (
     ShapeGuard,
     TypedMutator,
-    seeds_from_asserts,
-    seeds_from_doctests,
-    seeds_from_signature,
+    seed_inputs,
 )
 from stages.backends.base import sample_seed
 from stages.datasets import typed_json
@@ -112,17 +110,6 @@ def with_contract(prefix: str, reference: str, entry_point: str, contract: str) 
             body = [indent + ln.strip() for ln in contract.splitlines() if ln.strip()]
             return "\n".join(lines[: first.lineno - 1] + body + lines[first.lineno - 1:])
     return reference
-
-
-def seed_inputs(row: Mapping[str, Any]) -> list[list[Any]]:
-    """The weak suite's inputs; else the literal calls in the assertion tests and the prompt's
-    ``>>>`` examples; else example values for the parameters' annotations."""
-    if row["inputs_weak"].strip():
-        return typed_json.decode(row["inputs_weak"])
-    seeds = {typed_json.canonical(s): s for s in seeds_from_asserts(row["test"], row["entry_point"])}
-    for s in seeds_from_doctests(row["prompt"], row["entry_point"]):
-        seeds.setdefault(typed_json.canonical(s), s)
-    return list(seeds.values()) or seeds_from_signature(row["program_prefix"], row["entry_point"])
 
 
 def _pick(valid: list[tuple[list[Any], Any]], cap: int) -> list[tuple[list[Any], Any]]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import ast
 import random
 import string
+from collections.abc import Mapping
 from typing import Any
 
 from stages.datasets import typed_json
@@ -261,3 +262,14 @@ class TypedMutator:
             i = self.rng.randrange(len(out))
             out[i] = self.mutate(out[i])
         return out
+
+
+def seed_inputs(row: Mapping[str, Any]) -> list[list[Any]]:
+    """The weak suite's inputs; else the literal calls in the assertion tests and the prompt's
+    ``>>>`` examples; else example values for the parameters' annotations."""
+    if row["inputs_weak"].strip():
+        return typed_json.decode(row["inputs_weak"])
+    seeds = {typed_json.canonical(s): s for s in seeds_from_asserts(row["test"], row["entry_point"])}
+    for s in seeds_from_doctests(row["prompt"], row["entry_point"]):
+        seeds.setdefault(typed_json.canonical(s), s)
+    return list(seeds.values()) or seeds_from_signature(row["program_prefix"], row["entry_point"])

@@ -21,6 +21,8 @@ from dataclasses import dataclass, replace
 
 import polars as pl
 
+from stages.augment_mutation import seed_inputs
+from stages.datasets import typed_json
 from stages.datasets.evalplus import (
     MBPP_OUTPUT_SET_EQ_TASKS,
     MBPP_SPECIAL_ORACLES,
@@ -79,12 +81,31 @@ def _suite(name: str, problem: dict, compare: str = "evalplus") -> Suite | None:
     if expected is None or len(expected) != len(inputs):
         return None
     mode, atol = oracle(problem, compare)
-    # Clusters (majority vote) come from the raw outputs on the weak inputs (the first ones of
-    # the strong suite too), all of them run: never from agreement with the expected outputs.
-    weak = (problem.get("inputs_weak") or "").strip()
-    cluster = min(len(inputs), len(json.loads(weak)) if weak else len(inputs))
     return IOSuite(problem["entry_point"], tuple(inputs), tuple(expected), atol, mode,
-                   cluster_inputs=cluster)
+                   cluster_inputs=cluster_inputs(problem, inputs))
+
+
+def cluster_inputs(problem: dict, inputs: list) -> int:
+    """How many of the suite's first ``inputs`` (typed JSON) make a sample's answer.
+
+    Clusters (majority vote) come from the raw outputs on the dataset's own inputs, all of them
+    run: never from agreement with the expected outputs. Those are the weak inputs where the
+    dataset has them (HumanEval+, MBPP+: its base inputs, the first ones of the strong suite);
+    else the seeds augmentation started from, the calls in the assertion tests and the prompt's
+    examples (``augment_mutation.seed_inputs``), which open an augmented suite. Not the added
+    inputs: those exist to break slow or wrong programs, and a wrong program that is slow on
+    them made its answer a matter of the clock (issue 15). With no seed at the front, all.
+    """
+    weak = (problem.get("inputs_weak") or "").strip()
+    if weak:
+        return min(len(inputs), len(json.loads(weak)))
+    seeds = {typed_json.canonical(s) for s in seed_inputs(problem)}
+    leading = 0
+    for args in inputs:
+        if typed_json.canonical(typed_json.from_jsonable(args)) not in seeds:
+            break
+        leading += 1
+    return leading or len(inputs)
 
 
 def with_input_limits(suite: IOSuite, limits: dict[str, float], floor_s: float) -> IOSuite:

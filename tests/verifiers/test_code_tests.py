@@ -60,3 +60,28 @@ def test_clustering_inputs_are_the_weak_inputs():
     problem = _problems([0, 1, 2]).row(0, named=True)
     assert code_tests._suite("strong_io", problem).cluster_inputs == len(WEAK)
     assert code_tests._suite("weak_io", problem).cluster_inputs == len(WEAK)
+
+
+def test_without_weak_inputs_the_clustering_inputs_are_the_seeds_at_the_front():
+    """Plain HumanEval has no weak inputs: its augmented suite opens with the calls of its
+    assertion test (augmentation's seeds), and those alone make the answer, not the added inputs
+    meant to break slow programs (issue 15). Inputs with no seed at the front: all of them."""
+    row = _problems([0, 1, 2]).row(0, named=True)
+    seeded = {**row, "inputs_weak": "", "outputs_weak": "",
+              "test": "def check(candidate):\n    assert candidate(0) == 0\n    assert candidate(1) == 1\n"}
+    assert code_tests.cluster_inputs(seeded, STRONG) == 2
+    assert code_tests.cluster_inputs(seeded, [[7], [0], [1]]) == 3  # no seed in front: all
+
+
+def test_a_wrong_program_slow_on_added_inputs_has_an_answer_however_busy(executor):
+    """A program wrong on the first seed and endless on an added input: the clustering inputs
+    (the seeds) end before it, so it stops there with an answer, never at a clock."""
+    row = _problems([0, 1, 2]).row(0, named=True)
+    row = {**row, "inputs_weak": "", "outputs_weak": "",
+           "test": "def check(candidate):\n    assert candidate(0) == 0\n    assert candidate(1) == 1\n"}
+    problems = conform(pl.DataFrame([row]), PROBLEMS, "problems")
+    slow = "def f(x):\n    while x == 2:\n        pass\n    return x + 1\n"
+    samples = pl.DataFrame({"problem_id": ["p"], "sample_idx": [0], "completion": [slow]})
+    [result] = code_tests.run_verifier("strong_io", problems, samples, executor, {"p": 0.5})
+    assert (result.verdict, result.detail) == ("fail", "wrong output on input 0; got 1")
+    assert result.outputs is not None and result.extra["tests_run"] == 2
