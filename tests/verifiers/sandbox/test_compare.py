@@ -57,7 +57,8 @@ def test_strict_option_keeps_the_typed_comparison():
 
 def test_strict_is_a_verify_param():
     problem = {"problem_id": "p", "entry_point": "f", "inputs_strong": json.dumps([[1]]),
-               "outputs_strong": json.dumps([True]), "atol": 0.0, "dataset": "humanevalplus"}
+               "outputs_strong": json.dumps([True]), "atol": 0.0, "dataset": "humanevalplus",
+               "inputs_weak": "", "test": "", "prompt": "", "program_prefix": ""}  # a problems row's columns
     assert code_tests._suite("strong_io", problem).compare == "exact"
     assert code_tests._suite("strong_io", problem, "strict").compare == "strict"
 
