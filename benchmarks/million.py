@@ -7,12 +7,16 @@ code samples through both code verifiers. The stages run as DVC runs them (each 
 ``dvc.yaml`` in order, ``track`` left out), in a copy of the project so nothing here is touched.
 
 Memory is the peak, sampled every 0.1 s, of the summed resident set of the stage's whole process
-tree (the stage and every worker it starts), so a stage that fans out is charged for all of it.
+tree (the stage and every worker it starts), so a stage that fans out is charged for all of it;
+``harness_peak_rss_mib`` is the same without the candidates' own job processes in the sandbox
+(a candidate may hold up to ``verify.memory_mb``, 2 GiB by default, per worker: that is the
+program under test, not the pipeline).
 
     python benchmarks/million.py                      # needs INFSCALE_DATA_MIRROR for gsm8k
     python benchmarks/million.py --dataset humaneval --samples 2000
 
-Prints one line per stage, ``stage=<name> wall_s=<x> peak_rss_mib=<y>``, then ``samples=<n>``.
+Prints one line per stage, ``stage=<name> wall_s=<x> peak_rss_mib=<y> harness_peak_rss_mib=<z>``,
+then ``samples=<n>``.
 """
 
 from __future__ import annotations
@@ -49,31 +53,43 @@ def copy_project(dst: Path) -> None:
         shutil.copy2(ROOT / "data/.gitignore", dst / "data/.gitignore")
 
 
-def tree_rss(proc: psutil.Process) -> int:
-    total = 0
+def tree_rss(proc: psutil.Process) -> tuple[int, int]:
+    """(the summed RSS of the whole tree, of the candidates' own job processes among it).
+
+    A job process is a fork of a sandbox fork server (its parent's argv names the executor's
+    ``infscale-sandbox-`` label, and it has the same argv): the candidate program's memory,
+    which the sandbox holds to ``verify.memory_mb`` per job, not the harness's."""
+    total = jobs = 0
     for p in [proc, *proc.children(recursive=True)]:
         try:
-            total += p.memory_info().rss
-        except psutil.NoSuchProcess:
+            rss = p.memory_info().rss
+            parent = p.parent()
+            argv = parent.cmdline() if parent is not None else []
+            if any(a.startswith("infscale-sandbox-") for a in argv) and p.cmdline() == argv:
+                jobs += rss
+            total += rss
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
             pass
-    return total
+    return total, jobs
 
 
-def run_stage(cmd: str, cwd: Path, env: dict[str, str]) -> tuple[float, float]:
-    """(wall seconds, peak MiB of the process tree's summed RSS) of one stage command."""
+def run_stage(cmd: str, cwd: Path, env: dict[str, str]) -> tuple[float, float, float]:
+    """(wall seconds, peak MiB of the process tree's summed RSS, peak MiB of that tree without
+    the candidates' job processes: the harness's own) of one stage command."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, shell=True, cwd=cwd, env=env)
-    ps, peak = psutil.Process(proc.pid), 0
+    ps, peak, harness = psutil.Process(proc.pid), 0, 0
     while proc.poll() is None:
         try:
-            peak = max(peak, tree_rss(ps))
+            total, jobs = tree_rss(ps)
         except psutil.NoSuchProcess:
             break
+        peak, harness = max(peak, total), max(harness, total - jobs)
         time.sleep(0.1)
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise SystemExit(f"stage command failed ({proc.returncode}): {cmd}")
-    return wall, peak / 2**20
+    return wall, peak / 2**20, harness / 2**20
 
 
 def main() -> None:
@@ -106,8 +122,9 @@ def main() -> None:
     for name, stage in stages.items():
         if name == "track":
             continue
-        wall, peak = run_stage(stage["cmd"], proj, env)
-        print(f"stage={name} wall_s={wall:.1f} peak_rss_mib={peak:.0f}", flush=True)
+        wall, peak, harness = run_stage(stage["cmd"], proj, env)
+        print(f"stage={name} wall_s={wall:.1f} peak_rss_mib={peak:.0f} "
+              f"harness_peak_rss_mib={harness:.0f}", flush=True)
     n = pl.scan_parquet(proj / "data/samples.parquet").select(pl.len()).collect().item()
     print(f"samples={n}")
 

@@ -32,22 +32,21 @@ TIMINGS_OUT = Path("data/timings.parquet")
 
 
 def _frames(name: str, results: list[ExecResult]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    rows = [
-        {
-            "problem_id": r.key[0],
-            "sample_idx": r.key[1],
-            "verifier": name,
-            "verdict": r.verdict,
-            "detail": r.detail,
-            "sandbox": r.sandbox,
-            "answer": r.outputs,
-            "score": None,
-            "duration_s": r.duration_s,
-            "cached": bool(r.extra.get("cached", False)),
-        }
-        for r in results
-    ]
-    df = pl.DataFrame(rows, schema={**VERDICTS_SCHEMA, **TIMINGS, "verdict": pl.String()})
+    """One verifier's verdicts and timings, built column by column (no dict per row: at
+    328,000 results the rows alone took hundreds of MB)."""
+    columns = {
+        "problem_id": [r.key[0] for r in results],
+        "sample_idx": [r.key[1] for r in results],
+        "verifier": [name] * len(results),
+        "verdict": [r.verdict for r in results],
+        "detail": [r.detail for r in results],
+        "sandbox": [r.sandbox for r in results],
+        "answer": [r.outputs for r in results],
+        "score": [None] * len(results),
+        "duration_s": [r.duration_s for r in results],
+        "cached": [bool(r.extra.get("cached", False)) for r in results],
+    }
+    df = pl.DataFrame(columns, schema={**VERDICTS_SCHEMA, **TIMINGS, "verdict": pl.String()})
     return conform(df, VERDICTS_SCHEMA, "verdicts"), conform(df, TIMINGS, "timings")
 
 
@@ -70,6 +69,8 @@ def verify(
     """
     code_ids = problems.filter(pl.col("kind") == "code")["problem_id"]
     code_samples = samples.filter(pl.col("problem_id").is_in(code_ids.implode()))
+    if code_samples.height == samples.height:
+        code_samples = samples  # no second copy of every completion when all are code
     names = applicable_verifiers(problems) if verifiers is None else verifiers
     timeouts = timeouts_for(problems, params, executor) if names else {}
     verdicts, timings = [empty(VERDICTS_SCHEMA)], [empty(TIMINGS)]

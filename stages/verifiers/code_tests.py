@@ -15,7 +15,9 @@ suite is ``error`` with a detail saying so. Everything else goes to the executor
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
@@ -126,15 +128,20 @@ class Prejudged:
 
 def plan_jobs(
     name: str, problems: pl.DataFrame, samples: pl.DataFrame, timeouts: dict[str, float],
-    compare: str = "evalplus",
+    compare: str = "evalplus", check_syntax: bool = True,
 ) -> Iterator[ExecJob | Prejudged]:
-    """One job (or a verdict decided up front) per sample, for verifier ``name``."""
+    """One job (or a verdict decided up front) per sample, for verifier ``name``.
+
+    ``check_syntax``: compile each program here (once per distinct text) and decide the ones
+    that do not compile; off for an executor that does so itself (``judges_syntax``), where it
+    would be the same compile twice."""
     by_id = {p["problem_id"]: p for p in problems.iter_rows(named=True)}
     suites = {pid: _suite(name, p, compare) for pid, p in by_id.items()}
     per_input = getattr(timeouts, "inputs", {})  # calibrate.Timeouts: limits per input
     for pid, suite in suites.items():
         if isinstance(suite, IOSuite) and pid in per_input:
             suites[pid] = with_input_limits(suite, per_input[pid], getattr(timeouts, "floor", 0.0))
+    broken: dict[bytes, str | None] = {}  # program digest -> why it does not compile: a repeat compiles once
     for pid, idx, completion in samples.select("problem_id", "sample_idx", "completion").iter_rows():
         key = (pid, idx)
         problem = by_id[pid]
@@ -146,15 +153,31 @@ def plan_jobs(
             yield Prejudged(ExecResult(key, "error", f"problem has no {name} tests"))
             continue
         program = problem["program_prefix"] + completion
-        try:
-            compile(program, f"<{pid}#{idx}>", "exec", dont_inherit=True)
-        except (SyntaxError, ValueError) as exc:  # ValueError: null bytes in source
-            yield Prejudged(ExecResult(key, "syntax_error", f"{type(exc).__name__}: {exc}"[:500]))
+        if not check_syntax:
+            yield ExecJob(key, program, suite, _budget(suite, timeouts.get(pid, 0.0)))
             continue
-        limit = timeouts.get(pid, 0.0)
-        if isinstance(suite, IOSuite) and suite.input_limits_s:  # the job's whole budget
-            limit = suite.load_limit_s + sum(suite.input_limits_s)
-        yield ExecJob(key, program, suite, limit)
+        text = hashlib.sha1(program.encode("utf-8", "surrogatepass")).digest()
+        if text not in broken:
+            broken[text] = _compile_error(program, "<candidate>")
+        if broken[text] is not None:
+            yield Prejudged(ExecResult(key, "syntax_error", broken[text]))
+            continue
+        yield ExecJob(key, program, suite, _budget(suite, timeouts.get(pid, 0.0)))
+
+
+def _budget(suite: Suite, limit: float) -> float:
+    """A job's whole budget: the problem's limit, or the sum of its inputs' own limits."""
+    if isinstance(suite, IOSuite) and suite.input_limits_s:
+        return suite.load_limit_s + sum(suite.input_limits_s)
+    return limit
+
+
+def _compile_error(program: str, filename: str) -> str | None:
+    try:
+        compile(program, filename, "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:  # ValueError: null bytes in source
+        return f"{type(exc).__name__}: {exc}"[:500]
+    return None
 
 
 def run_verifier(
@@ -166,17 +189,32 @@ def run_verifier(
     on_result: callable = lambda r: None,  # type: ignore[valid-type]
     compare: str = "evalplus",
 ) -> list[ExecResult]:
-    """Run one code verifier over all samples; results in no particular order."""
-    planned = list(plan_jobs(name, problems, samples, timeouts, compare))
+    """Run one code verifier over all samples; results in no particular order.
+
+    The jobs are planned as the executor takes them (a verdict decided up front is recorded on
+    the way), so no more than the executor's look-ahead of programs is held at once.
+    """
     results: list[ExecResult] = []
-    for item in planned:
-        if isinstance(item, Prejudged):
-            # Decided without running; recorded under the level the other rows ran at.
-            result = replace(item.result, sandbox=getattr(executor, "sandbox", executor.sandbox_level))
-            results.append(result)
-            on_result(result)
-    jobs = [j for j in planned if isinstance(j, ExecJob)]
-    for result in executor.run(jobs):
+    decided: deque[ExecResult] = deque()  # filled on the executor's feeder thread, read here
+    sandbox = getattr(executor, "sandbox", executor.sandbox_level)
+
+    def jobs() -> Iterator[ExecJob]:
+        check_syntax = not getattr(executor, "judges_syntax", False)
+        for item in plan_jobs(name, problems, samples, timeouts, compare, check_syntax):
+            if isinstance(item, Prejudged):
+                # Decided without running; recorded under the level the other rows ran at.
+                decided.append(replace(item.result, sandbox=sandbox))
+            else:
+                yield item
+
+    def record(result: ExecResult) -> None:
         results.append(result)
         on_result(result)
+
+    for result in executor.run(jobs()):
+        record(result)
+        while decided:
+            record(decided.popleft())
+    while decided:  # those planned after the last run's result
+        record(decided.popleft())
     return results

@@ -5,7 +5,11 @@ progress bar advances). A feeder thread decides what needs no execution (an empt
 program that does not compile: compiled here, never run; a cache hit) and hands the rest, with
 the code object it compiled, to one thread per worker; each keeps up to ``PIPELINE_DEPTH`` jobs
 queued in its warm fork server (:mod:`.worker`). All of a sample's inputs run in one execution;
-by default the parent stops the child at the first wrong output.
+by default the parent stops the child at the first wrong output. With the cache on, a job whose
+program has the same cache key as one still running waits for that run's verdict instead of
+running again (:class:`InFlight`): a synthetic or low-temperature pool repeats the same few
+programs (HumanEval 164 x 2,000: 5,885 distinct programs), and the feeder, far ahead of the
+workers, would otherwise find every repeat missing from the cache.
 """
 
 from __future__ import annotations
@@ -27,9 +31,10 @@ import polars as pl
 
 from stages.params import VerifyParams
 from stages.verifiers.base import AssertSuite, ExecJob, ExecResult, IOSuite
-from stages.verifiers.sandbox import answers, codec, levels
-from stages.verifiers.sandbox.answers import Pending
+from stages.verifiers.sandbox import codec, levels, reruns
 from stages.verifiers.sandbox.cache import DEFAULT_DIR, VerdictCache, cache_key, tree_hash
+from stages.verifiers.sandbox.messages import Prepared, job_message
+from stages.verifiers.sandbox.repeats import InFlight, repeat_of
 from stages.verifiers.sandbox.runs import Limits, RawRun, Submission
 from stages.verifiers.sandbox.verdicts import (IOCheck, decide_assert, decide_collect, decide_io,
                                               stopped_by_clock)
@@ -37,36 +42,14 @@ from stages.verifiers.sandbox.worker import SandboxWorker
 
 _DONE = object()
 PIPELINE_DEPTH = 2  # jobs kept queued in each fork server
-
-
-class _Prepared:
-    """What the parent derives once per suite object: hashes and canonical JSON texts."""
-
-    def __init__(self, suite: AssertSuite | IOSuite, limits: Limits) -> None:
-        self.suite = suite
-        self.limits: dict[str, Any] | None = None  # per-input limits sent with each job (zygote_job._arm)
-        if isinstance(suite, AssertSuite):
-            self.inputs, self.expected = None, None
-            self.test_source: str | None = f"{suite.test}\ncheck({suite.entry_point})\n"
-            content = f"assert\0{suite.entry_point}\0{suite.test}"
-        else:
-            self.test_source = None
-            self.inputs = [codec.encode_args(args) for args in suite.inputs]
-            self.expected = [codec.encode(value) for value in suite.expected]
-            content = "io\0{}\0{}\0{}\0{!r}".format(
-                suite.entry_point, "\n".join(self.inputs), "\n".join(self.expected), suite.atol)
-            if suite.compare != "exact":  # the hash of an exact suite stays what it was
-                content += "\0" + suite.compare
-            if suite.cluster_inputs is not None:  # decides the output digest
-                content += f"\0cluster={suite.cluster_inputs}"
-            if suite.input_limits_s:
-                self.limits = {"load": suite.load_limit_s, "in": list(suite.input_limits_s),
-                               "wall": [limits.wall_factor, limits.wall_slack_s]}
-        self.hash = hashlib.sha256(content.encode("utf-8", "surrogatepass")).hexdigest()
+TREE_MEMO = 1_000_000  # texts whose tree hash is kept (~150 MB at most)
+MAX_STARTS = 3  # workers a job may see lost before it starts (a job queued behind a killed one: 1)
 
 
 class SandboxExecutor:
     """Runs candidate programs in sandboxed, pre-warmed workers (see docs/sandbox.md)."""
+
+    judges_syntax = True  # a program that does not compile gets syntax_error here (_precheck)
 
     def __init__(
         self,
@@ -87,20 +70,25 @@ class SandboxExecutor:
         self.timeout_policy, self.default_timeout_s = timeout_policy, default_timeout_s
         self._idle: queue.SimpleQueue[SandboxWorker] = queue.SimpleQueue()
         self._all: list[SandboxWorker] = []
-        self._prepared: dict[int, _Prepared] = {}
+        self._prepared: dict[int, Prepared] = {}
+        self._trees: dict[bytes, str] = {}  # sha1 of a program's text -> its tree_hash (_precheck)
         self._lock = threading.Lock()
         self.label = f"infscale-sandbox-{secrets.token_hex(6)}"  # names its processes in ps
 
     # -- public -------------------------------------------------------------------------------
     def run(self, jobs: Iterable[ExecJob]) -> Iterator[ExecResult]:
-        work: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        # Bounded: the feeder holds compiled code for no more jobs than the workers will soon
+        # take (a million distinct programs would not fit), and ``jobs`` is read as it goes.
+        work: queue.Queue[Any] = queue.Queue(maxsize=self.workers * PIPELINE_DEPTH * 4)
         results: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        stop = threading.Event()
+        stop, inflight = threading.Event(), InFlight()
         threads = [threading.Thread(target=self._drive, args=(work, results, stop), daemon=True)
                    for _ in range(self.workers)]
-        feeder = threading.Thread(target=self._feed, args=(jobs, work, results, stop), daemon=True)
+        feeder = threading.Thread(target=self._feed, args=(jobs, work, results, stop, inflight),
+                                  daemon=True)
         for t in (feeder, *threads):
             t.start()
+        again: list[ExecJob] = []  # parked behind a run that lost its worker: they run themselves
         try:
             finished = 0
             while finished < len(threads) + 1:
@@ -110,13 +98,25 @@ class SandboxExecutor:
                 elif isinstance(item, BaseException):
                     raise item
                 else:
-                    yield item
+                    key, job, cacheable, result = item
+                    yield result
+                    if key is not None:
+                        parked = inflight.settle(key)
+                        if cacheable:
+                            yield from (repeat_of(result, sample) for sample in parked)
+                        else:  # a lost worker says nothing about the program (cache.py)
+                            again += [replace(job, key=sample) for sample in parked]
         finally:
             stop.set()
-            for _ in threads:
-                work.put(_DONE)
+            for _ in threads:  # wakes a driver waiting for work; a full queue needs none
+                try:
+                    work.put_nowait(_DONE)
+                except queue.Full:
+                    break
             for t in (feeder, *threads):
                 t.join()
+        if again:
+            yield from self.run(again)
 
     def close(self) -> None:
         """Kill every warm worker (they also die with this process)."""
@@ -152,7 +152,7 @@ class SandboxExecutor:
         suite_id = "collect:" + hashlib.sha256("\n".join(encoded).encode("utf-8", "surrogatepass")).hexdigest()
         worker = self._take()
         try:
-            message = {"n": secrets.token_hex(16), "k": "i", "p": program, "e": entry_point}
+            message = job_message("i", entry_point, program=program)
             if timing:
                 message["tm"] = 1
             return worker.execute(message, suite_id, encoded, timeout_s, lambda b: False)
@@ -160,30 +160,31 @@ class SandboxExecutor:
             self._idle.put(worker)
 
     # -- threads ------------------------------------------------------------------------------
-    def _feed(self, jobs: Iterable[ExecJob], work: queue.SimpleQueue, results: queue.SimpleQueue,
-              stop: threading.Event) -> None:
+    def _feed(self, jobs: Iterable[ExecJob], work: queue.Queue, results: queue.SimpleQueue,
+              stop: threading.Event, inflight: InFlight) -> None:
         try:
             for job in jobs:
                 if stop.is_set():
                     break
-                prejudged, key, code = self._precheck(job)
-                if prejudged is not None:
-                    results.put(prejudged)
-                else:
-                    work.put((job, key, code))
+                prejudged, key, code = self._precheck(job, inflight)
+                if prejudged is not None:  # settles its key too, if a repeat parked behind it
+                    results.put((key, job, True, prejudged))
+                elif code is not None:  # None: parked behind its key's run (InFlight)
+                    _put(work, (job, key, code), stop)
         except BaseException as exc:  # noqa: BLE001 (surfaced by run())
             results.put(exc)
         finally:
             for _ in range(self.workers):
-                work.put(_DONE)
+                _put(work, _DONE, stop)
             results.put(_DONE)
 
-    def _drive(self, work: queue.SimpleQueue, results: queue.SimpleQueue,
+    def _drive(self, work: queue.Queue, results: queue.SimpleQueue,
                stop: threading.Event) -> None:
         """One worker's loop: keep up to PIPELINE_DEPTH jobs queued in it, report as they end."""
         worker: SandboxWorker | None = None
         retry: list[tuple[ExecJob, str | None, bytes | None]] = []
-        rerun: list[Pending] = []  # fails whose answer a limit cut: re-run for it (.answers)
+        rerun: list[reruns.Pending] = []  # first runs a limit cut that wait for a second (.reruns)
+        lost: dict[int, int] = {}  # id(job) -> workers lost before it started
         more = True
         try:
             while True:
@@ -192,7 +193,7 @@ class SandboxExecutor:
                     if rerun:
                         if worker is None:
                             worker = self._take()
-                        self._submit_answer(worker, rerun.pop())
+                        self._submit_second(worker, rerun.pop())
                         continue
                     if retry:
                         item = retry.pop()
@@ -212,13 +213,21 @@ class SandboxExecutor:
                     break
                 for sub in worker.wait():
                     if sub.run.not_started:  # its worker was lost before it ran: all again
-                        retry.append(sub.token[:3])
+                        job = sub.token[0]
+                        lost[id(job)] = lost.get(id(job), 0) + 1
+                        if lost[id(job)] < MAX_STARTS:
+                            retry.append(sub.token[:3])
+                        else:  # it is the job that brings its fork server down
+                            results.put((sub.token[1], job, False, ExecResult(
+                                job.key, "error", f"sandbox worker lost before the job started, "
+                                f"{MAX_STARTS} times", 0.0, self.sandbox)))
                         continue
+                    lost.pop(id(sub.token[0]), None)  # ids are reused once a job is gone
                     finished = self._finish(sub)
-                    if isinstance(finished, Pending):
+                    if isinstance(finished, reruns.Pending):
                         rerun.append(finished)
                     else:
-                        results.put(finished)
+                        results.put((sub.token[1], sub.token[0], not sub.run.worker_died, finished))
         except BaseException as exc:  # noqa: BLE001 (surfaced by run())
             results.put(exc)
         finally:
@@ -238,10 +247,10 @@ class SandboxExecutor:
                 self._all.append(worker)
             return worker
 
-    def _prepare(self, suite: AssertSuite | IOSuite) -> _Prepared:
+    def _prepare(self, suite: AssertSuite | IOSuite) -> Prepared:
         prepared = self._prepared.get(id(suite))
         if prepared is None or prepared.suite is not suite:
-            prepared = _Prepared(suite, self.limits)
+            prepared = Prepared(suite, self.limits)
             with self._lock:
                 self._prepared[id(suite)] = prepared
         return prepared
@@ -256,13 +265,15 @@ class SandboxExecutor:
         return (f"{timeout}|{self.sandbox}|all={self.all_tests}|mem={lim.memory_mb}"
                 f"|nproc={lim.nproc}|fsize={lim.fsize_mb}|out={lim.output_bytes}{clock}")
 
-    def _precheck(self, job: ExecJob) -> tuple[ExecResult | None, str | None, bytes | None]:
-        """Empty and non-compiling programs, and cache hits, need no sandbox.
+    def _precheck(self, job: ExecJob, inflight: InFlight) -> tuple[ExecResult | None, str | None, bytes | None]:
+        """Empty and non-compiling programs, cache hits and repeats need no sandbox.
 
-        With the cache on, the program is parsed once: the tree gives the cache key; a cache hit
-        needs no more (only programs that compiled were ever cached); on a miss the tree is
-        compiled, which catches what parsing alone does not (``return`` outside a function, ...).
-        With the cache off, the text is compiled directly. Never run.
+        With the cache on, the program is parsed (once per distinct text: ``_trees``) and the
+        tree gives the cache key; a cache hit needs no more (only programs that
+        compiled were ever cached); a key already running parks the job (``inflight``; returned
+        as ``(None, key, None)``); otherwise the tree is compiled, which catches what parsing
+        alone does not (``return`` outside a function, ...). With the cache off, the text is
+        compiled directly. Never run.
         """
         if not job.program.strip():
             return ExecResult(job.key, "empty", "empty program", 0.0, self.sandbox), None, None
@@ -271,53 +282,93 @@ class SandboxExecutor:
             if self.cache is None:  # no key to derive: compile the text directly (cheaper)
                 code = compile(job.program, "<candidate>", "exec", dont_inherit=True, optimize=0)
             else:
-                tree = ast.parse(job.program, "<candidate>")
-                key = cache_key(tree_hash(tree), self._prepare(job.suite).hash, self._policy(job))
+                tree = None
+                text = hashlib.sha1(job.program.encode("utf-8", "surrogatepass")).digest()
+                shape = self._trees.get(text)
+                if shape is None:
+                    tree = ast.parse(job.program, "<candidate>")
+                    if len(self._trees) >= TREE_MEMO:
+                        self._trees.clear()
+                    shape = self._trees[text] = tree_hash(tree)
+                key = cache_key(shape, self._prepare(job.suite).hash, self._policy(job))
                 record = self.cache.get(key)
                 if record is not None:
                     return ExecResult(job.key, record["verdict"], record["detail"],
                                       record["duration_s"], self.sandbox, record.get("outputs"),
-                                      {"cached": True, "tests_run": record.get("tests_run", 0)}), None, None
-                code = compile(tree, "<candidate>", "exec", dont_inherit=True, optimize=0)
+                                      {"cached": True, "tests_run": record.get("tests_run", 0)}), key, None
+                if not inflight.claim(key, job):
+                    return None, key, None
+                code = compile(tree or ast.parse(job.program, "<candidate>"), "<candidate>", "exec",
+                               dont_inherit=True, optimize=0)
         except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError) as exc:
-            detail = f"{type(exc).__name__}: {exc}"[:300]
-            return ExecResult(job.key, "syntax_error", detail, 0.0, self.sandbox), None, None
+            detail = f"{type(exc).__name__}: {exc}"[:500]  # with its key, if claimed: repeats get it
+            return ExecResult(job.key, "syntax_error", detail, 0.0, self.sandbox), key, None
         # The same interpreter runs the job: it gets this code object (marshal) instead of
         # compiling the text again.
         return None, key, binascii.b2a_base64(marshal.dumps(code), newline=False)
 
-    def _submit(self, worker: SandboxWorker, job: ExecJob, key: str | None, code: bytes | None) -> None:
+    def _submit(self, worker: SandboxWorker, job: ExecJob, key: str | None, code: bytes | None,
+                first: reruns.Pending | None = None) -> None:
+        """Queue a job in ``worker``; ``first``: a timeout's first run, and this is its second,
+        every limit ``RERUN_LIMIT_FACTOR`` x its own (:mod:`.reruns`)."""
         prepared = self._prepare(job.suite)
-        timeout = self._timeout(job)
-        message = self._message(job, code)
+        limits, timeout = prepared.limits, self._timeout(job)
+        if first is not None:
+            limits, timeout = reruns.looser_limits(limits, len(prepared.inputs or []), timeout)
+        second = () if first is None else (first,)
         if isinstance(job.suite, AssertSuite):
-            message["k"] = "a"
-            check = None
+            message = job_message("a", job.suite.entry_point, job.program, code)
             worker.submit(message, prepared.hash, prepared.test_source or "", timeout,
-                          _ignore, (job, key, code, check))
+                          _ignore, (job, key, code, None, *second))
         else:
-            message["k"] = "i"
-            if prepared.limits is not None:
-                message["it"] = prepared.limits
+            message = job_message("i", job.suite.entry_point, job.program, code)
+            if limits is not None:
+                message["it"] = limits
             check = IOCheck(prepared.expected or [], job.suite.atol, not self.all_tests,
                             compare=job.suite.compare, cluster_inputs=job.suite.cluster_inputs,
                             arguments=prepared.inputs or [])
             worker.submit(message, prepared.hash, prepared.inputs or [], timeout, check.on_line,
-                          (job, key, code, check))
+                          (job, key, code, check, *second))
 
-    def _finish(self, sub: Submission) -> ExecResult | Pending:
+    def _submit_second(self, worker: SandboxWorker, pending: reruns.Pending) -> None:
+        if pending.kind == reruns.VERDICT:
+            self._submit(worker, pending.job, pending.key, pending.code, pending)
+        else:
+            self._submit_answer(worker, pending)
+
+    def _finish(self, sub: Submission) -> ExecResult | reruns.Pending:
+        """A finished run's result, or the Pending of a first run a limit cut (:mod:`.reruns`)."""
         job, key, code, check, *pending = sub.token
         run = sub.run
-        if pending:  # the looser re-run of a fail's clustering inputs (_submit_answer)
-            answer = answers.answer_of(check, run, answers.clustered(job))
-            return self._record(key, run, replace(pending[0], outputs=answer))
+        if pending and pending[0].kind == reruns.ANSWER:  # a fail's clustering inputs again
+            answer = reruns.answer_of(check, run, reruns.clustered(job))
+            return self._record(key, run, replace(pending[0].result, outputs=answer))
+        result, clustered, digested = self._judge(job, run, check)
+        if pending:  # a timeout's second run, under looser limits
+            return self._record(key, run, reruns.settle_timeout(pending[0].result, result, run))
+        if result.verdict == "timeout" and not run.worker_died:
+            # Where a limit cuts a program within noise of it moves with load; whether a wrong
+            # output follows does not: that decides in a second run under looser limits.
+            return reruns.Pending(job, key, code, result, reruns.VERDICT)
+        if (result.verdict == "fail" and result.outputs is None and not run.worker_died
+                and not getattr(run, "memory_limited", False)
+                and digested < clustered):
+            # A wrong output decided the verdict, and then a limit cut the clustering inputs:
+            # whether it did is load, what it outputs is not. Its answer comes from a re-run of
+            # those inputs under looser limits.
+            return reruns.Pending(job, key, code, result, reruns.ANSWER)
+        return self._record(key, run, result)
+
+    def _judge(self, job: ExecJob, run: RawRun, check: IOCheck | None) -> tuple[ExecResult, int, int]:
+        """One run's verdict, detail and answer; how many inputs make the answer, and how many
+        of them the run got through."""
         if check is None:
             verdict, detail = decide_assert(run)
             outputs, tests_run, digests, clustered = None, 0, [], 0
         else:
             verdict, detail = decide_io(run, check, len(job.suite.inputs))
             outputs, tests_run, digests = check.outputs_digest(), check.seen, check.digests
-            clustered = answers.clustered(job)
+            clustered = reruns.clustered(job)
             if verdict == "timeout" or (len(digests) < clustered and stopped_by_clock(run)):
                 # Which input a limit stops on moves with load (limits are calibrated per input),
                 # so a digest over the outputs before it would too: such a run has no answer.
@@ -328,15 +379,8 @@ class SandboxExecutor:
             detail = (f"memory limit exceeded: the job's processes held over "
                       f"{self.limits.memory_mb} MB together")
         result = ExecResult(job.key, verdict, detail, run.wall_s, self.sandbox, outputs,
-                            {"cached": False, "cpu_s": run.cpu_s, "tests_run": tests_run,
-                             "output_digests": digests})
-        if (verdict == "fail" and outputs is None and not memory_limited and not run.worker_died
-                and len(digests) < clustered):
-            # A wrong output decided the verdict, and then a limit cut the clustering inputs:
-            # whether it did is load (the program may sit within noise of its limit), what it
-            # outputs is not. Its answer comes from a re-run of those inputs under looser limits.
-            return Pending(job, key, code, result)
-        return self._record(key, run, result)
+                            {"cached": False, "cpu_s": run.cpu_s, "tests_run": tests_run})
+        return result, clustered, len(digests)
 
     def _record(self, key: str | None, run: RawRun, result: ExecResult) -> ExecResult:
         if key is not None and self.cache is not None and not run.worker_died:
@@ -345,28 +389,28 @@ class SandboxExecutor:
                                  "tests_run": result.extra.get("tests_run", 0)})
         return result
 
-    def _submit_answer(self, worker: SandboxWorker, pending: Pending) -> None:
-        """Run a fail's clustering inputs again under looser limits, for its answer (:mod:`.answers`)."""
-        job, key, code, result = pending
-        prepared, n = self._prepare(job.suite), answers.clustered(job)
-        message = self._message(job, code)
-        message["k"] = "i"
-        limits, timeout = answers.looser_limits(prepared.limits, n, self._timeout(job))
+    def _submit_answer(self, worker: SandboxWorker, pending: reruns.Pending) -> None:
+        """Run a fail's clustering inputs again under looser limits, for its answer (:mod:`.reruns`)."""
+        job, key, code = pending.job, pending.key, pending.code
+        prepared, n = self._prepare(job.suite), reruns.clustered(job)
+        message = job_message("i", job.suite.entry_point, job.program, code)
+        limits, timeout = reruns.looser_limits(prepared.limits, n, self._timeout(job))
         if limits is not None:
             message["it"] = limits
-        check = answers.digest_check(n, job.suite.atol)
+        check = reruns.digest_check(n, job.suite.atol)
         worker.submit(message, f"{prepared.hash}:first{n}", (prepared.inputs or [])[:n],
-                      timeout, check.on_line, (job, key, code, check, result))
+                      timeout, check.on_line, (job, key, code, check, pending))
 
-    @staticmethod
-    def _message(job: ExecJob, code: bytes | None) -> dict[str, Any]:
-        """A job's message to the fork server: its nonce, entry point and code (compiled here)."""
-        message: dict[str, Any] = {"n": secrets.token_hex(16), "e": job.suite.entry_point}
-        if code is not None:
-            message["c"] = code.decode("ascii")
-        else:
-            message["p"] = job.program
-        return message
+
+
+def _put(work: queue.Queue, item: Any, stop: threading.Event) -> None:
+    """Put into the bounded work queue, giving up once the run is stopped (nobody takes)."""
+    while not stop.is_set():
+        try:
+            work.put(item, timeout=0.1)
+            return
+        except queue.Full:
+            continue
 
 
 def _ignore(body: bytes) -> bool:

@@ -18,6 +18,7 @@ from stages.verifiers import code_tests
 from stages.verifiers.base import ExecJob
 from stages.verifiers.sandbox import SandboxExecutor
 from stages.verifiers.sandbox.calibrate import calibrate_problems
+from stages.verifiers.sandbox.reruns import RERUN_LIMIT_FACTOR
 
 FLOOR, FACTOR = 0.25, 20.0
 INPUTS = [[1], [5], [10], [30]] + [[10**6 - i] for i in range(40)]  # as HumanEval+'s plus inputs
@@ -72,10 +73,13 @@ def timeouts_whole(setup) -> dict[str, float]:
     return dict(timeouts)  # the whole-suite limits alone: what the verifier used before
 
 
-def test_a_hang_costs_one_input_limit_not_the_suite_budget(setup):
+def test_a_hang_costs_its_input_limit_in_each_run_not_the_suite_budget(setup):
+    """The first run stops at input 0's limit; the second (reruns: does a wrong output follow?)
+    at 4x that limit: both far below the suite's budget (44 inputs x the floor)."""
     result = _run(setup, [SPIN])[0]
     assert result.verdict == "timeout" and "per-input CPU-time limit on input 0" in result.detail
-    assert result.extra["cpu_s"] < FLOOR + 0.1, result
+    assert result.extra["cpu_s"] < FLOOR + 0.1, result  # the first run's
+    assert result.extra["second_run_s"] < RERUN_LIMIT_FACTOR * FLOOR * 2 + 1.0 < len(INPUTS) * FLOOR
 
 
 def test_a_run_a_limit_stopped_has_no_answer_and_no_load_dependent_detail(setup):
@@ -114,6 +118,35 @@ def test_a_fail_that_hangs_on_a_clustering_input_has_no_answer(setup):
     hang = "        while True:\n            pass\n"
     result = _run(setup, [_wrong_then(hang)])[0]
     assert (result.verdict, result.detail) == ("fail", "wrong output on input 0; got 2")
+    assert result.outputs is None
+
+
+def _slow_on_first_input(wrong_on_5: bool) -> str:
+    """1.5x input 0's limit (n = 1, at the floor) of CPU, then right on it; on n = 5 (input 1)
+    wrong if ``wrong_on_5``, else right everywhere."""
+    return ("import time\ndef sum_to_n(n):\n    if n == 1:\n        t = time.process_time()\n"
+            f"        while time.process_time() - t < {1.5 * FLOOR}:\n            pass\n"
+            f"    return n * (n + 1) // 2 + {int(wrong_on_5)} * (n == 5)\n")
+
+
+def test_a_wrong_program_a_limit_cut_first_is_a_fail_as_when_fast(setup):
+    """Issue 15 (HumanEval/75 sample 11, a fail idle and a timeout under load): a limit cuts the
+    program on input 0, before its wrong output on input 1. Its second run, under 4x the limits,
+    reaches the wrong output: the verdict, detail and answer are those of the same program
+    without the slow start, whatever the load."""
+    fast = _wrong_then("        pass\n").replace("+ (n == 1)", "+ (n == 5)")
+    fast_result, slow_result = _run(setup, [fast, _slow_on_first_input(wrong_on_5=True)])
+    assert (fast_result.verdict, fast_result.detail) == ("fail", "wrong output on input 1; got 16")
+    assert (slow_result.verdict, slow_result.detail) == (fast_result.verdict, fast_result.detail)
+    assert slow_result.outputs is not None and slow_result.outputs == fast_result.outputs
+    assert slow_result.extra["second_run_s"] > 0  # it was decided by the second run
+
+
+def test_a_correct_program_a_limit_cut_stays_a_timeout(setup):
+    """A slow program with no wrong output is where the limit decides (as in EvalPlus): the
+    second run passes, and the verdict stays the first run's timeout, with no answer."""
+    result = _run(setup, [_slow_on_first_input(wrong_on_5=False)])[0]
+    assert (result.verdict, result.detail) == ("timeout", "exceeded its per-input CPU-time limit on input 0")
     assert result.outputs is None
 
 
