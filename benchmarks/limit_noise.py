@@ -4,7 +4,9 @@ Issue 15: a program whose CPU time sits within the noise of its limit gets a ver
 decides, and a fresh clone's ``dvc.lock`` moves with it. This calibrates one problem's limits
 as the verify stage does (``calibrate_problems``: one reference run per input on the CPU clock)
 and with the fastest of ``--repeats`` runs, several times each, and times one sample of the
-default run (``data/samples.parquet``) on the same inputs, and prints the ranges per input.
+default run (``data/samples.parquet``) on the same inputs, and prints the ranges per input;
+last, the ratio of the sample's CPU time to the reference's with the two timed back to back
+(reference, sample, reference), so that a slow spell of the machine slows both alike.
 
     .venv/bin/python benchmarks/limit_noise.py --problem HumanEval/75 --sample 11
 """
@@ -30,6 +32,8 @@ def main() -> None:
     ap.add_argument("--calibrations", type=int, default=4)
     ap.add_argument("--repeats", type=int, default=5, help="reference runs per input, fastest counts")
     ap.add_argument("--runs", type=int, default=6, help="timed runs of the sample")
+    ap.add_argument("--pairs", type=int, default=6,
+                    help="times the sample between two reference runs, for the ratio of the two")
     ap.add_argument("--floor", type=float, default=0.25)
     ap.add_argument("--factor", type=float, default=20.0)
     args = ap.parse_args()
@@ -60,8 +64,16 @@ def main() -> None:
                                 timing=True)
             times = input_times(run)
             spans.setdefault("the sample's CPU s", []).append([times.get(i, float("nan")) for i in range(len(keys))])
+        for _ in range(args.pairs):  # the sample between two reference runs: a ratio in one spell
+            reference, sample, after = (input_times(ex.run_inputs(row["program_prefix"] + program,
+                                                                  row["entry_point"], keys, 60.0, timing=True))
+                                        for program in (row["reference"], completion, row["reference"]))
+            mean = [(reference.get(i, 0.0) + after.get(i, 0.0)) / 2 for i in range(len(keys))]
+            spans.setdefault("sample / reference, back to back", []).append(  # nan: under 1 ms
+                [sample.get(i, float("nan")) / m if m > 0 else float("nan") for i, m in enumerate(mean)])
     for label, rows in spans.items():
-        cells = [f"{min(col):.2f}-{max(col):.2f}" for col in zip(*rows, strict=True)]
+        cells = [f"{min(ok):.2f}-{max(ok):.2f}" if (ok := [v for v in col if v == v]) else "n/a"
+                 for col in zip(*rows, strict=True)]
         print(f"{label:>36} ({len(rows)}x): " + "  ".join(cells))
 
 

@@ -16,6 +16,16 @@ sys.path.insert(0, str(Path(__file__).parent / "stats"))
 from test_analysis import simulated_run
 
 
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """``report.figures`` hands its figures to the caller (``main`` saves and closes them); a
+    test that only inspects them closes them here, so no test run holds dozens of figures."""
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
 def test_every_figure_for_a_verifier_pair() -> None:
     verdicts, samples = simulated_run(problems=10, n=16)
     result = run_analysis(verdicts, AnalyzeParams(bootstrap=50, utility_k_max=30, strategy_replicates=10), 0, samples)
