@@ -38,6 +38,8 @@ setup: $(VENV)/.installed
 
 run: setup
 	dvc repro
+	@# dvc repro skips `track` when the outputs are the committed ones (a fresh clone): log them once
+	@$(PY) -m flows.tracking --if-untracked
 	@echo
 	@$(BIN)/infscale summary
 	@echo "Backend:  synthetic (an offline stand-in policy, NOT a model; see README)"

@@ -274,6 +274,22 @@ def end_run(run_id: str, status: str = "FINISHED", metrics: dict[str, float] | N
     mc.set_terminated(run_id, status=status)
 
 
+def logged_run(tags: dict[str, str], experiment: str, project_dir: Path | None = None) -> str | None:
+    """Id of a finished run in ``experiment`` logged from this very pipeline state: every stage
+    entry of dvc.lock equal (``track``'s own aside: it is written after the run is logged).
+
+    Why: ``dvc repro`` skips ``track`` when nothing changed, as in a fresh clone of a committed
+    run, whose MLflow store is empty; ``make run`` then logs the run, and only then."""
+    keys = {k: v for k, v in tags.items() if k.startswith("dvc.lock.") and k != "dvc.lock.track"}
+    mc = client(project_dir)
+    exp = mc.get_experiment_by_name(experiment)
+    if exp is None or not keys:
+        return None
+    query = " and ".join([*(f"tags.`{k}` = '{v}'" for k, v in sorted(keys.items())), "attributes.status = 'FINISHED'"])
+    runs = mc.search_runs([exp.experiment_id], filter_string=query, max_results=1)
+    return runs[0].info.run_id if runs else None
+
+
 def main(argv: list[str] | None = None) -> None:
     """DVC's ``track`` stage: log this ``dvc repro``'s outputs to MLflow (``track.mlflow``)."""
     from stages.entry import run_entry
@@ -283,6 +299,8 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m flows.tracking", description=__doc__)
     ap.add_argument("--params", type=Path, default=Path("params.yaml"))
     ap.add_argument("--out", type=Path, default=Path("metrics/mlflow_run.json"))
+    ap.add_argument("--if-untracked", action="store_true",
+                    help="log only if no finished run of this dvc.lock is in the store (make run)")
     args = ap.parse_args(argv)
 
     def body() -> None:
@@ -292,6 +310,9 @@ def main(argv: list[str] | None = None) -> None:
             print("track: MLflow tracking is off (track.mlflow: false)")
             return
         record = record_from_files(raw_params=read_yaml(args.params), root=Path.cwd(), source="dvc")
+        if args.if_untracked and (found := logged_run(record.tags, own.experiment, Path.cwd())):
+            print(f"track: this dvc.lock is MLflow run {found} already, at {tracking_uri(Path.cwd())}")
+            return
         run_id = log_record(record, own.experiment, project_dir=Path.cwd())
         # The run id is not written: it differs per run and would make the output non-reproducible.
         write_json({"tracked": True, "experiment": own.experiment}, args.out)

@@ -16,6 +16,8 @@ import numpy.typing as npt
 from scipy.optimize import minimize
 from scipy.special import betaln, digamma
 
+from stages.stats.bootstrap import distinct_counts
+
 _LOG_BOUNDS = (np.log(1e-4), np.log(1e4))  # alpha, beta kept in [1e-4, 1e4]
 
 
@@ -61,6 +63,19 @@ def _trigamma(x: np.ndarray) -> np.ndarray:
     return acc + series
 
 
+def bb_terms(al: np.ndarray, be: np.ndarray, n: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Derivatives of log B(c + a, n - c + b) - log B(a, b) in (a, b), element by element:
+    (d/da, d/db, d2/da2, d2/db2, d2/dadb). The beta-binomial fit here and the zero-inflated one
+    (stages/stats/extrapolation/mixture.py) both differentiate this term; it lives once."""
+    s = al + be
+    d_a = digamma(c + al) - digamma(n + s) - digamma(al) + digamma(s)
+    d_b = digamma(n - c + be) - digamma(n + s) - digamma(be) + digamma(s)
+    t_ab = -_trigamma(n + s) + _trigamma(s)
+    t_aa = _trigamma(c + al) - _trigamma(al) + t_ab
+    t_bb = _trigamma(n - c + be) - _trigamma(be) + t_ab
+    return d_a, d_b, t_aa, t_bb, t_ab
+
+
 def _bb_terms_loglik(theta: np.ndarray, n: np.ndarray, c: np.ndarray, w: np.ndarray) -> np.ndarray:
     al, be = np.exp(theta[:, :1]), np.exp(theta[:, 1:])
     return (w * (betaln(c + al, n - c + be) - betaln(al, be))).sum(1)
@@ -77,12 +92,7 @@ def _bb_grad_hess(theta: np.ndarray, n: np.ndarray, c: np.ndarray, w: np.ndarray
     ``theta`` is (B, 2); ``w`` is (B, P); returns g (B, 2), H (B, 2, 2), loglik (B,).
     """
     al, be = np.exp(theta[:, :1]), np.exp(theta[:, 1:])
-    s = al + be
-    d_a = digamma(c + al) - digamma(n + s) - digamma(al) + digamma(s)
-    d_b = digamma(n - c + be) - digamma(n + s) - digamma(be) + digamma(s)
-    t_ab = -_trigamma(n + s) + _trigamma(s)
-    t_aa = _trigamma(c + al) - _trigamma(al) + t_ab
-    t_bb = _trigamma(n - c + be) - _trigamma(be) + t_ab
+    d_a, d_b, t_aa, t_bb, t_ab = bb_terms(al, be, n, c)
     ga, gb = (w * d_a).sum(1), (w * d_b).sum(1)
     haa, hbb, hab = (w * t_aa).sum(1), (w * t_bb).sum(1), (w * t_ab).sum(1)
     a1, b1 = al[:, 0], be[:, 0]
@@ -118,12 +128,17 @@ def fit_beta_binomial_batch(
 
     Damped Newton in log space from ``start`` (the full-data fit): each replicate's step is
     halved until its log-likelihood does not decrease, and replaced by a gradient step where the
-    Hessian is not negative definite. Vectorised over replicates -- no loop over B.
+    Hessian is not negative definite. Vectorised over replicates -- no loop over B. Problems
+    enter through their distinct (n, c) pairs, and a replicate stops once its own step is below
+    1e-6 (only the rows still moving are evaluated).
     """
-    n_arr, c_arr = np.asarray(n, dtype=np.float64)[None, :], np.asarray(c, dtype=np.float64)[None, :]
+    pairs, agg = distinct_counts(np.asarray(n, dtype=np.int64), np.asarray(c, dtype=np.int64), weights)
+    n_arr, c_arr = pairs[None, :, 0].astype(np.float64), pairs[None, :, 1].astype(np.float64)
     theta = np.tile(np.log(np.asarray(start, dtype=np.float64)), (weights.shape[0], 1))
+    active = np.arange(theta.shape[0])
     for _ in range(iters):
-        grad, hess, ll = _bb_grad_hess(theta, n_arr, c_arr, weights)
+        th, w = theta[active], agg[active]
+        grad, hess, ll = _bb_grad_hess(th, n_arr, c_arr, w)
         det = hess[:, 0, 0] * hess[:, 1, 1] - hess[:, 0, 1] ** 2
         neg_def = (hess[:, 0, 0] < 0) & (det > 0)
         safe_det = np.where(neg_def, det, 1.0)
@@ -137,23 +152,21 @@ def fit_beta_binomial_batch(
         scale = np.maximum(np.abs(grad).max(1, keepdims=True), 1.0)
         step = np.where(neg_def[:, None], newton, 0.1 * grad / scale)
         step = np.clip(step, -1.0, 1.0)
-        factor = np.ones((theta.shape[0], 1))
-        accepted = np.zeros(theta.shape[0], dtype=bool)
-        new_theta = theta.copy()
-        for _ in range(8):  # step halving, batched
-            trial = np.clip(theta + factor * step, *_LOG_BOUNDS)
-            trial_ll = _bb_terms_loglik(trial, n_arr, c_arr, weights)
-            good = (trial_ll >= ll - 1e-12) & ~accepted
-            new_theta[good] = trial[good]
-            accepted |= good
+        factor = np.ones((th.shape[0], 1))
+        accepted = np.zeros(th.shape[0], dtype=bool)
+        new_theta = th.copy()
+        for _ in range(8):  # step halving, batched over the rows not yet accepted
+            todo = np.flatnonzero(~accepted)
+            trial = np.clip(th[todo] + factor[todo] * step[todo], *_LOG_BOUNDS)
+            good = _bb_terms_loglik(trial, n_arr, c_arr, w[todo]) >= ll[todo] - 1e-12
+            new_theta[todo[good]] = trial[good]
+            accepted[todo[good]] = True
             if accepted.all():
                 break
-            factor = np.where(accepted[:, None], factor, factor / 2)
-        done = np.max(np.abs(new_theta - theta)) < 1e-6
-        theta = new_theta
-        if done:
+            factor[todo[~good]] /= 2
+        theta[active] = new_theta
+        active = active[np.abs(new_theta - th).max(1) >= 1e-6]
+        if active.size == 0:
             break
     al, be = np.exp(theta).T
     return al, be
-
-

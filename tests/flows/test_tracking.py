@@ -12,6 +12,7 @@ from flows.tracking import (
     client,
     flatten_metrics,
     log_record,
+    logged_run,
     metric_name,
     metrics_of_verifier,
     record_from_files,
@@ -58,6 +59,21 @@ def test_run_has_params_tags_metrics_curve_artifacts_and_input(small_run: Path, 
     inputs = run.inputs.dataset_inputs
     assert inputs and inputs[0].dataset.name == "humaneval-problems"
     assert inputs[0].tags[0].value == "problems"
+
+
+def test_a_pipeline_state_already_logged_is_found_by_its_lock_entries(small_run: Path, mlflow_uri: str) -> None:
+    """``make run`` logs a fresh clone's committed outputs once: it asks for a finished run whose
+    dvc.lock stage entries (track's own aside) are this lock's."""
+    raw = load_raw(ROOT / "params.yaml", {"prepare.limit": 4, "generate.n_samples": 4, "analyze.bootstrap": 50})
+    record = record_from_files(raw_params=raw, root=small_run, source="test")
+    lock = {"dvc.lock.verify": "v1", "dvc.lock.analyze": "a1", "dvc.lock.track": "t1"}
+    assert logged_run(record.tags | lock, "infscale-logged") is None  # no such experiment yet
+    record.tags |= lock
+    run_id = log_record(record, experiment="infscale-logged")
+    assert logged_run(record.tags | {"dvc.lock.track": "t2"}, "infscale-logged") == run_id
+    assert logged_run(record.tags | {"dvc.lock.analyze": "a2"}, "infscale-logged") is None
+    assert logged_run({k: v for k, v in record.tags.items() if not k.startswith("dvc.lock.")},
+                      "infscale-logged") is None  # no dvc.lock: nothing to match a run by
 
 
 def test_nightly_children_nest_under_the_parent(small_run: Path, mlflow_uri: str) -> None:

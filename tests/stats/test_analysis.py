@@ -50,6 +50,23 @@ def test_full_analysis_has_every_part_and_is_json_safe() -> None:
     json.dumps(metrics, allow_nan=False)
 
 
+def test_numbers_do_not_depend_on_the_number_of_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fits and Monte Carlo problems run in threads (as many as cores); each part seeds its own
+    generator, so one thread and many give the same metrics and tables, bit for bit."""
+    import stages.stats.analysis as analysis_module
+    import stages.stats.strategies as strategies_module
+
+    verdicts, samples = simulated_run(problems=12, n=40)
+    many = run_analysis(verdicts, PARAMS, seed=3, samples=samples)
+    for module in (analysis_module, strategies_module):
+        monkeypatch.setattr(module.os, "cpu_count", lambda: 1)
+    one = run_analysis(verdicts, PARAMS, seed=3, samples=samples)
+    assert json.dumps(many.metrics, sort_keys=True) == json.dumps(one.metrics, sort_keys=True)
+    assert set(many.tables) == set(one.tables)
+    for name, table in many.tables.items():
+        assert table.equals(one.tables[name]), name
+
+
 def test_counts_only_skips_the_pair_parts_with_a_reason() -> None:
     counts = pl.DataFrame({"problem_id": [f"p{i}" for i in range(20)], "n": [32] * 20,
                            "c": np.random.default_rng(0).integers(0, 33, 20)})

@@ -28,6 +28,7 @@ from stages.stats.extrapolation.mixture import (
     fit_family,
     grid_logpmf,
     loglik,
+    newton,
     posterior_coverage,
 )
 
@@ -106,6 +107,19 @@ def test_batched_zero_inflated_bootstrap_equals_per_replicate_optimiser() -> Non
         res = minimize(lambda t, row=agg[i:i + 1]: -loglik(FAMILIES["zi_beta"], t[None, :], pairs, row)[0],
                        theta[0], method="Nelder-Mead", options={"xatol": 1e-9, "fatol": 1e-11, "maxiter": 5000})
         assert -res.fun <= loglik(FAMILIES["zi_beta"], theta[i + 1:i + 2], pairs, agg[i:i + 1])[0] + 1e-6
+
+
+def test_newton_never_takes_a_step_that_lowers_the_objective() -> None:
+    """A row whose step fails every halving keeps its point: the long step is taken only where
+    it beats the start (it once replaced such a row's point whatever its value)."""
+    def f(t: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        return -(t[:, 0] ** 2)
+
+    def misleading(t: np.ndarray, rows: np.ndarray):  # the gradient's sign flipped: steps go uphill in t**2
+        return f(t, rows), 2 * t, np.full((t.shape[0], 1, 1), -2.0)
+
+    theta = newton(f, np.array([[1.0], [-0.5]]), derivs=misleading)
+    np.testing.assert_array_equal(theta, [[1.0], [-0.5]])
 
 
 def test_good_toulmin_is_unbiased_for_poisson_counts_up_to_doubling() -> None:

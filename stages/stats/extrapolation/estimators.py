@@ -18,7 +18,6 @@ over ``repeats`` draws.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -28,8 +27,13 @@ from stages.stats.beta_binomial import fit_beta_binomial, fit_beta_binomial_batc
 from stages.stats.bootstrap import percentile_interval, resample_weights
 from stages.stats.curves import log_spaced_ks
 from stages.stats.extrapolation.good_toulmin import gt_coverage
-from stages.stats.extrapolation.mixture import (FAMILIES, beta_masses, distinct_counts, fit_family,
-                                                posterior_coverage)
+from stages.stats.extrapolation.mixture import (
+    FAMILIES,
+    beta_masses,
+    distinct_counts,
+    fit_family,
+    posterior_coverage,
+)
 from stages.stats.extrapolation.power_law import fit_power_law_batch, power_law_coverage
 from stages.stats.passk import pass_at_k_matrix as pass_matrix
 
@@ -105,12 +109,13 @@ def band(coverage: np.ndarray, ci: float) -> tuple[np.ndarray, np.ndarray]:
     reps = np.asarray(coverage, dtype=np.float64)[1:]
     if reps.shape[0] == 0:
         return coverage[0].copy(), coverage[0].copy()
-    finite = np.where(np.isfinite(reps), reps, np.nan)
+    ok = np.isfinite(reps)
     alpha = (1.0 - ci) / 2.0
     percentile_interval(np.zeros(1), ci)  # validates ci, with the project's one message
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns -> NaN, on purpose
-        low, high = np.nanquantile(finite, [alpha, 1.0 - alpha], axis=0)
+    low, high = np.full(reps.shape[1], np.nan), np.full(reps.shape[1], np.nan)
+    some = ok.any(axis=0)  # columns with no finite replicate stay NaN (no warning to silence:
+    if some.any():  # warnings filters are process-wide, and fits run in threads, analysis.py)
+        low[some], high[some] = np.nanquantile(np.where(ok, reps, np.nan)[:, some], [alpha, 1.0 - alpha], axis=0)
     return low, high
 
 

@@ -28,6 +28,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import betainc, betaln, expit, gammaln, xlog1py, xlogy
 
+from stages.stats.bootstrap import distinct_counts
+from stages.stats.extrapolation.zero_inflated import zi_derivatives, zi_unit_loglik
+
 _DECADES, _CELLS = 10, 240  # grid: 1e-10 .. 0.5 and 0.5 .. 1 - 1e-10, _CELLS cells each half
 _BOX = (-12.0, 12.0)  # unconstrained parameters are kept in this box (logit / log scale)
 
@@ -73,16 +76,6 @@ def _zi_masses(theta: np.ndarray) -> np.ndarray:
     return cells
 
 
-def zi_unit_loglik(theta: np.ndarray, pairs: np.ndarray) -> np.ndarray:
-    """(B, U) exact log P(c_u | n_u) of the zero-inflated beta-binomial (no grid needed):
-    pi0 [c = 0] + (1 - pi0) C(n, c) B(c + a, n - c + b) / B(a, b), up to the constant C(n, c)."""
-    lp0, a, b = -np.logaddexp(0, -theta[:, :1]), np.exp(theta[:, 1:2]), np.exp(theta[:, 2:3])
-    lq = -np.logaddexp(0, theta[:, :1])  # log(1 - pi0)
-    nn, cc = pairs[None, :, 0].astype(np.float64), pairs[None, :, 1].astype(np.float64)
-    lbb = betaln(cc + a, nn - cc + b) - betaln(a, b)  # log C(n, c) left out: constant in theta
-    return np.where(cc == 0, np.logaddexp(lp0, lq + lbb), lq + lbb)
-
-
 def _zi_starts(zero_share: float, mean: float) -> np.ndarray:
     rows = [(pi0 * max(zero_share, 0.02), a, 2.0) for pi0 in (0.2, 0.7, 0.95) for a in (0.2, 0.8)]
     return np.array([(np.log(p / (1 - p)), np.log(a), np.log(b)) for p, a, b in rows])
@@ -106,14 +99,6 @@ FAMILIES = {
 }
 
 
-def distinct_counts(n: np.ndarray, c: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct (n, c) pairs (U, 2) and the (B, U) weights of each summed over its problems."""
-    pairs, inverse = np.unique(np.stack([n, c], 1), axis=0, return_inverse=True)
-    agg = np.zeros((weights.shape[0], pairs.shape[0]))
-    np.add.at(agg.T, inverse.ravel(), weights.T)
-    return pairs, agg
-
-
 def grid_logpmf(pairs: np.ndarray) -> np.ndarray:
     """(U, G) binomial log-pmfs of the (n, c) pairs at every p of P_GRID."""
     nn, cc = pairs[:, :1].astype(np.float64), pairs[:, 1:].astype(np.float64)
@@ -122,15 +107,30 @@ def grid_logpmf(pairs: np.ndarray) -> np.ndarray:
     return logpmf
 
 
-def loglik(family: Family, theta: np.ndarray, logpmf: np.ndarray, agg: np.ndarray) -> np.ndarray:
-    """(B,) weighted log-likelihood of row b of ``agg`` under theta[b] (``logpmf``: pairs for the
-    exact zero-inflated family, grid log-pmfs for the others)."""
+@dataclass(frozen=True)
+class GridLik:
+    """Binomial likelihoods of the distinct (n, c) pairs at every p of P_GRID, each row scaled by
+    its largest value (``dens`` = exp(logpmf - top)): computed once per fit, since a Newton
+    fit evaluates the likelihood thousands of times and the exponentials were most of it."""
+
+    dens: np.ndarray  # (U, G)
+    top: np.ndarray  # (U,)
+
+    @classmethod
+    def of(cls, pairs: np.ndarray) -> GridLik:
+        logpmf = grid_logpmf(pairs)
+        top = logpmf.max(axis=1)
+        return cls(np.exp(logpmf - top[:, None]), top)
+
+
+def loglik(family: Family, theta: np.ndarray, data: np.ndarray | GridLik, agg: np.ndarray) -> np.ndarray:
+    """(B,) weighted log-likelihood of row b of ``agg`` under theta[b] (``data``: the (n, c)
+    pairs for the exact zero-inflated family, their :class:`GridLik` for the others)."""
     if family.name == "zi_beta":
-        return (agg * zi_unit_loglik(theta, logpmf)).sum(axis=1)
-    top = logpmf.max(axis=1)
-    lik = family.masses(theta) @ np.exp(logpmf - top[:, None]).T  # (B, U)
+        return (agg * zi_unit_loglik(theta, data)).sum(axis=1)
+    lik = family.masses(theta) @ data.dens.T  # (B, U)
     with np.errstate(divide="ignore"):
-        return (agg * (np.log(np.maximum(lik, 1e-300)) + top[None, :])).sum(axis=1)
+        return (agg * (np.log(np.maximum(lik, 1e-300)) + data.top[None, :])).sum(axis=1)
 
 
 def _grad_hess(f: Callable[[np.ndarray], np.ndarray], theta: np.ndarray, h: float = 1e-3):
@@ -161,19 +161,23 @@ def _newton_step(grad: np.ndarray, hess: np.ndarray) -> np.ndarray:
 
 
 def newton(f: Callable[[np.ndarray, np.ndarray], np.ndarray], theta: np.ndarray, iters: int = 40,
-           tol: float = 1e-5) -> np.ndarray:
+           tol: float = 1e-5, derivs: Callable[[np.ndarray, np.ndarray], tuple] | None = None) -> np.ndarray:
     """Maximise each row's f from ``theta`` (B, d): damped Newton with eigenvalue-clipped Hessian.
 
     ``f(theta_rows, rows)`` evaluates the objectives of batch rows ``rows``. A row's step is
     halved until its f does not decrease; a row stops (and is no longer evaluated) once its
     step is below ``tol`` (1e-5 in log / logit parameters moves coverage by < 1e-5) or its
-    log-likelihood gain below 1e-9.
+    log-likelihood gain below 1e-9. ``derivs(theta_rows, rows)`` -> (f, gradient, Hessian), when
+    given, replaces the central differences of f.
     """
     theta = np.clip(theta.astype(np.float64), *_BOX)
     active = np.arange(theta.shape[0])
     for _ in range(iters):
         th = theta[active]
-        f0, grad, hess = _grad_hess(lambda t, rows=active: f(t, rows), th)
+        if derivs is not None:
+            f0, grad, hess = derivs(th, active)
+        else:
+            f0, grad, hess = _grad_hess(lambda t, rows=active: f(t, rows), th)
         # projected Newton: a coordinate at the box, pushed outwards, is held there
         held = ((th <= _BOX[0] + 1e-9) & (grad < 0)) | ((th >= _BOX[1] - 1e-9) & (grad > 0))
         grad = np.where(held, 0.0, grad)
@@ -182,18 +186,21 @@ def newton(f: Callable[[np.ndarray, np.ndarray], np.ndarray], theta: np.ndarray,
         step = _newton_step(grad, hess)
         factor, moved = np.ones((th.shape[0], 1)), np.zeros(th.shape[0], dtype=bool)
         new, gain = th.copy(), np.zeros(th.shape[0])
-        for _ in range(10):
-            trial = np.clip(th + factor * step, *_BOX)
-            f_trial = f(trial, active)
-            good = (f_trial >= f0 - 1e-10) & ~moved
-            new[good], gain[good], moved = trial[good], (f_trial - f0)[good], moved | good
+        for _ in range(10):  # halve the step of each row that has not moved yet (only those are evaluated)
+            todo = np.flatnonzero(~moved)
+            trial = np.clip(th[todo] + factor[todo] * step[todo], *_BOX)
+            f_trial = f(trial, active[todo])
+            good = f_trial >= f0[todo] - 1e-10
+            done = todo[good]
+            new[done], gain[done], moved[done] = trial[good], (f_trial - f0[todo])[good], True
             if moved.all():
                 break
-            factor = np.where(moved[:, None], factor, factor / 2)
-        # a long step too: towards a flat boundary (pi0 -> 0: f ~ c + k e^x) Newton moves by ~1 a step
+            factor[todo[~good]] /= 2
+        # a long step too: towards a flat boundary (pi0 -> 0: f ~ c + k e^x) Newton moves by ~1 a
+        # step; taken where it beats both the halved step and the start
         long = np.clip(th + 8.0 * step, *_BOX)
         f_long = f(long, active)
-        better = f_long > np.where(moved, f0 + gain, -np.inf)
+        better = f_long > f0 + gain
         new[better], gain[better] = long[better], (f_long - f0)[better]
         theta[active] = new
         # converged: the step is tiny, or it no longer buys likelihood (a flat ridge, e.g. pi0 -> 0)
@@ -216,33 +223,34 @@ def fit_family(name: str, n: np.ndarray, c: np.ndarray, weights: np.ndarray) -> 
     family = FAMILIES[name]
     n_arr, c_arr = np.asarray(n, dtype=np.int64), np.asarray(c, dtype=np.int64)
     pairs, agg1 = distinct_counts(n_arr, c_arr, np.ones((1, n_arr.size)))
-    logpmf = pairs if name == "zi_beta" else grid_logpmf(pairs)
+    data = pairs if name == "zi_beta" else GridLik.of(pairs)
     starts = family.starts(float(np.mean(c_arr == 0)), float(np.mean(c_arr / n_arr)))
     agg_s = np.repeat(agg1, starts.shape[0], axis=0)
-    cands = newton(lambda t, r: loglik(family, t, logpmf, agg_s[r]), starts)
-    point = newton(lambda t, r: loglik(family, t, logpmf, agg1),
-                   cands[np.argmax(loglik(family, cands, logpmf, agg_s))][None, :])
+    exact = name == "zi_beta"  # exact likelihood and derivatives (zero_inflated.py)
+
+    def fit(theta: np.ndarray, agg: np.ndarray) -> np.ndarray:  # row b of theta maximises row b of agg
+        return newton(lambda t, r: loglik(family, t, data, agg[r]), theta,
+                      derivs=(lambda t, r: zi_derivatives(t, data, agg[r])) if exact else None)
+
+    cands = fit(starts, agg_s)
+    point = fit(cands[np.argmax(loglik(family, cands, data, agg_s))][None, :], agg1)
     if weights.shape[0] == 0:
         return point
     _, agg = distinct_counts(n_arr, c_arr, weights)
-    if name == "zi_beta":  # exact likelihood, cheap: every replicate refitted to convergence
-        reps = newton(lambda t, r: loglik(family, t, logpmf, agg[r]), np.repeat(point, weights.shape[0], 0))
-        return np.concatenate([point, reps])
-    top = logpmf.max(axis=1)
-    dens = np.exp(logpmf - top[:, None])
-
+    if exact:  # cheap enough that every replicate is refitted to convergence
+        return np.concatenate([point, fit(np.repeat(point, weights.shape[0], 0), agg)])
     def per_unit(theta: np.ndarray) -> np.ndarray:  # row u: log P(c_u | n_u) under theta[u]
-        return np.log(np.maximum((family.masses(theta) * dens).sum(1), 1e-300)) + top
+        return np.log(np.maximum((family.masses(theta) * data.dens).sum(1), 1e-300)) + data.top
 
-    _, g_u, h_u = _grad_hess(per_unit, np.repeat(point, dens.shape[0], 0))
+    _, g_u, h_u = _grad_hess(per_unit, np.repeat(point, data.dens.shape[0], 0))
     grad, hess = agg @ g_u, np.einsum("bu,uij->bij", agg, h_u)
     step = _newton_step(grad, hess)
     reps = np.repeat(point, weights.shape[0], 0)
-    base = loglik(family, reps, logpmf, agg)
+    base = loglik(family, reps, data, agg)
     todo = np.ones(reps.shape[0], dtype=bool)
     for half in range(6):
         trial = np.clip(point + step[todo] / 2**half, *_BOX)
-        good = loglik(family, trial, logpmf, agg[todo]) >= base[todo] - 1e-10
+        good = loglik(family, trial, data, agg[todo]) >= base[todo] - 1e-10
         idx = np.flatnonzero(todo)[good]
         reps[idx] = trial[good]
         todo[idx] = False

@@ -5,11 +5,9 @@ progress bar advances). A feeder thread decides what needs no execution (an empt
 program that does not compile: compiled here, never run; a cache hit) and hands the rest, with
 the code object it compiled, to one thread per worker; each keeps up to ``PIPELINE_DEPTH`` jobs
 queued in its warm fork server (:mod:`.worker`). All of a sample's inputs run in one execution;
-by default the parent stops the child at the first wrong output. With the cache on, a job whose
-program has the same cache key as one still running waits for that run's verdict instead of
-running again (:class:`InFlight`): a synthetic or low-temperature pool repeats the same few
-programs (HumanEval 164 x 2,000: 5,885 distinct programs), and the feeder, far ahead of the
-workers, would otherwise find every repeat missing from the cache.
+by default the parent stops the child at the first wrong output. With the cache on, a repeat of
+a program still running waits for that run's verdict (:mod:`.repeats`); a run a time limit
+stopped runs once more under looser limits (:mod:`.reruns`).
 """
 
 from __future__ import annotations
@@ -36,13 +34,18 @@ from stages.verifiers.sandbox.cache import DEFAULT_DIR, VerdictCache, cache_key,
 from stages.verifiers.sandbox.messages import Prepared, job_message
 from stages.verifiers.sandbox.repeats import InFlight, repeat_of
 from stages.verifiers.sandbox.runs import Limits, RawRun, Submission
-from stages.verifiers.sandbox.verdicts import (IOCheck, decide_assert, decide_collect, decide_io,
-                                              stopped_by_clock)
+from stages.verifiers.sandbox.verdicts import (
+    IOCheck,
+    decide_assert,
+    decide_collect,
+    decide_io,
+    stopped_by_clock,
+)
 from stages.verifiers.sandbox.worker import SandboxWorker
 
 _DONE = object()
 PIPELINE_DEPTH = 2  # jobs kept queued in each fork server
-TREE_MEMO = 1_000_000  # texts whose tree hash is kept (~150 MB at most)
+TREE_MEMO = 1_000_000  # texts whose tree hash is kept (a full memo: 198 MiB, tracemalloc)
 MAX_STARTS = 3  # workers a job may see lost before it starts (a job queued behind a killed one: 1)
 
 
