@@ -101,13 +101,25 @@ def backup(path: Path) -> Path | None:
 
 
 def restore(path: Path, text: str) -> None:
-    """Write the run's ``text`` to ``path``, saving a different current file first."""
+    """Write the run's ``text`` to ``path``, saving a different current file first. A YAML file
+    that already holds the run's values is left as it is: the run logs its params as a plain
+    dump, and rewriting an equal ``params.yaml`` would only strip its comments."""
     if path.exists() and path.read_text(encoding="utf-8") == text:
+        return
+    if path.exists() and path.suffix in (".yaml", ".yml") and _same_yaml(path.read_text(encoding="utf-8"), text):
+        print(f"reproduce: {path.name} already holds the run's values: kept as it is")
         return
     saved = backup(path)
     if saved is not None:
         print(f"reproduce: current {path.name} kept as {saved.name}")
     path.write_text(text, encoding="utf-8")
+
+
+def _same_yaml(a: str, b: str) -> bool:
+    try:
+        return yaml.safe_load(a) == yaml.safe_load(b)
+    except yaml.YAMLError:
+        return False
 
 
 def current_dataset_hash(dataset: str, project: Path) -> str:

@@ -87,6 +87,19 @@ def test_backups_are_numbered_and_never_overwritten(tracked, small_run: Path, pr
     assert not (project / "params.yaml.before-reproduce.3").exists()
 
 
+def test_params_with_the_runs_values_keep_their_comments(tmp_path: Path, capsys) -> None:
+    """The run logs params.yaml as a plain dump; a file with the same values is not replaced
+    (a fresh clone reproducing its own run kept a comment-stripped params.yaml before)."""
+    params = tmp_path / "params.yaml"
+    params.write_text("base:\n  seed: 1234   # the seed\n", encoding="utf-8")
+    rep.restore(params, yaml.safe_dump({"base": {"seed": 1234}}))
+    assert params.read_text(encoding="utf-8") == "base:\n  seed: 1234   # the seed\n"
+    assert not list(tmp_path.glob("*.before-reproduce.*")) and "kept as it is" in capsys.readouterr().out
+    rep.restore(params, yaml.safe_dump({"base": {"seed": 7}}))  # different values: saved, then replaced
+    assert yaml.safe_load(params.read_text(encoding="utf-8")) == {"base": {"seed": 7}}
+    assert (tmp_path / "params.yaml.before-reproduce.1").read_text(encoding="utf-8").endswith("# the seed\n")
+
+
 def test_samples_not_restorable_need_regenerate(tracked, small_run: Path, project: Path, capsys) -> None:
     dvc = FakeDvc(small_run, project, unclean=["generate"], pull_ok=False)
     assert rep.reproduce(tracked[0], project, force=True, dvc=dvc) == 4
