@@ -4,10 +4,13 @@ EvalPlus's own evaluator, on the same samples, with the same worker count, in on
 Samples come from the synthetic backend (the offline stand-in policy, NOT a model) on
 HumanEval+; with ``--constructed`` (CONSTRUCTED "real-model-like" styles, NOT model samples)
 sample 0 of each problem is HumanEval+'s reference, 1 the reference returning 1/0 for
-True/False, 2 the reference slowed by 5 ms of CPU per call, and the rest synthetic variants and
+True/False, 2 the reference slowed by a fixed loop of 150,000 additions per call (about 3.5
+ms of CPU here; the run prints its cost), and the rest synthetic variants and
 mutants. Ours: the verify stage's path (per-input limits calibrated by
 ``calibrate_problems``, then the ``weak_io`` and ``strong_io`` verifiers: base + plus inputs in
-one sandboxed execution per sample, stop at the first failure, verdict cache OFF). EvalPlus: its
+one sandboxed execution per sample, stop at the first failure), timed twice: with the verdict
+cache off (every sample executed) and with it on but empty at the start (a program repeating one
+already run or running in this run gets that run's verdict: ``repeats.py``). EvalPlus: its
 ``evalplus.evaluate`` CLI (base and plus suites, one process per suite per sample, its default
 fast check), run from a separate virtual environment (``--evalplus-python``) with the mirror
 file passed through ``HUMANEVAL_OVERRIDE_PATH``. Both sides' expected outputs are warmed first
@@ -48,9 +51,43 @@ from stages.verifiers.sandbox import SandboxExecutor
 
 BOOL_AS_INT = ("\n_orig = {ep}\n\ndef {ep}(*a, **k):\n    r = _orig(*a, **k)\n"
                "    return int(r) if type(r) is bool else r\n")
-SLOWED = ("\nimport time as _t\n_orig = {ep}\n\ndef {ep}(*a, **k):\n"
-          "    _end = _t.process_time() + 0.005\n    while _t.process_time() < _end:\n        pass\n"
+# The slowed style does a fixed amount of work per call. It first waited on the process clock
+# (``while time.process_time() < end``), but while a CPU-time timer is armed (ITIMER_PROF, as
+# our per-input limits arm one; EvalPlus arms none) the readings of that clock lag, so the wait
+# burns more CPU than it asks for under one harness only: ``clock_artifact`` measures both.
+SLOW_LOOP = 150_000
+SLOWED = ("\n_orig = {ep}\n\ndef {ep}(*a, **k):\n"
+          "    _s = 0\n    for _i in range(" f"{SLOW_LOOP}" "):\n        _s += _i\n"
           "    return _orig(*a, **k)\n")
+
+
+def clock_artifact(calls: int = 200) -> str:
+    """Per-call CPU ms of the slowed style, and of a 5 ms wait on the process clock, with and
+    without an armed ITIMER_PROF (measured here, in this process)."""
+    import signal
+
+    def wait_5ms() -> None:
+        end = time.process_time() + 0.005
+        while time.process_time() < end:
+            pass
+
+    def fixed_work() -> None:
+        s = 0
+        for i in range(SLOW_LOOP):
+            s += i
+
+    def per_call(fn, armed: bool) -> float:
+        start = time.process_time()
+        for _ in range(calls):
+            if armed:
+                signal.setitimer(signal.ITIMER_PROF, 10.0)
+            fn()
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        return (time.process_time() - start) / calls * 1000
+
+    return (f"slowed style (fixed work): {per_call(fixed_work, False):.2f} ms of CPU per call, "
+            f"{per_call(fixed_work, True):.2f} with a CPU timer armed; a 5 ms wait on the process "
+            f"clock: {per_call(wait_5ms, False):.2f} ms, {per_call(wait_5ms, True):.2f} with one armed")
 
 
 def constructed(problems: pl.DataFrame, samples: pl.DataFrame) -> pl.DataFrame:
@@ -68,8 +105,15 @@ def constructed(problems: pl.DataFrame, samples: pl.DataFrame) -> pl.DataFrame:
         return_dtype=pl.String).alias("completion"))
 
 
-def run_ours(problems: pl.DataFrame, samples: pl.DataFrame, workers: int) -> tuple[float, float, dict]:
-    with SandboxExecutor(workers=workers, cache_dir=None) as executor:
+def run_ours(problems: pl.DataFrame, samples: pl.DataFrame, workers: int,
+             cache_dir: Path | None = None) -> tuple[float, float, dict, int]:
+    """(calibration s, strong_io wall s, {sample: (weak pass, (verdict, detail))}, repeats).
+
+    ``cache_dir`` None: every sample is executed. A directory (empty): the verdict cache is on
+    and cold, so a program that repeats one already run or running (same tree, same suite) gets
+    that run's verdict instead of running again (``repeats`` counts them).
+    """
+    with SandboxExecutor(workers=workers, cache_dir=cache_dir) as executor:
         t = time.perf_counter()
         timeouts = executor.calibrate_timeouts(problems, VerifyParams())
         calibration = time.perf_counter() - t
@@ -78,8 +122,9 @@ def run_ours(problems: pl.DataFrame, samples: pl.DataFrame, workers: int) -> tup
         wall = time.perf_counter() - t
         weak = run_verifier("weak_io", problems, samples, executor, timeouts)
     verdicts = {r.key: (r.verdict, r.detail) for r in results}
+    repeats = sum(bool(r.extra and r.extra.get("cached")) for r in results)
     return calibration, wall, {k: (v, verdicts[k]) for k, v in
-                               ((r.key, r.verdict == "pass") for r in weak)}
+                               ((r.key, r.verdict == "pass") for r in weak)}, repeats
 
 
 FIND_ZERO_BRANCH = ("                            assert abs(_poly(*inp, out)) <= atol\n"
@@ -151,6 +196,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--constructed", action="store_true", help="CONSTRUCTED styles in samples 0-2")
+    ap.add_argument("--no-repeats", action="store_true",
+                    help="time ours with every sample executed only (not also with a cold verdict cache)")
     ap.add_argument("--evalplus-as-released", action="store_true",
                     help="run EvalPlus 0.3.1 without upstream's find_zero fix 6eb1e19")
     args = ap.parse_args()
@@ -167,33 +214,40 @@ def main() -> None:
     if args.constructed:
         samples = constructed(problems, samples)
         print("samples 0-2 per problem: CONSTRUCTED correct styles (reference, 1/0 for bools, slowed)")
+        print(clock_artifact())
     print("evalplus: " + ("as installed" if args.evalplus_as_released else
                           "installed package with upstream fix 6eb1e19 (find_zero records its result)"))
     with tempfile.TemporaryDirectory() as tmp:
         warm, theirs_wall, theirs = run_evalplus(args.evalplus_python, samples, problems,
                                                  args.workers, Path(tmp), not args.evalplus_as_released)
     print(f"evalplus: warm-up (ground truth + 164 samples) {warm:.1f}s")
-    calibration, ours_wall, ours = run_ours(problems, samples, args.workers)
-    strong = {k: v[1][0] == "pass" for k, v in ours.items()}
     evalplus_strong = {k: base and plus == "pass" for k, (base, plus) in theirs.items()}
-    agree = sum(strong[k] == evalplus_strong.get(k) for k in strong)
+    their_fp = [plus != "pass" for base, plus in theirs.values() if base]
     print(f"samples: {samples.height} ({args.samples} x {problems.height}), workers: {args.workers}")
-    print(f"ours     calibration (per input): {calibration:.1f}s")
-    print(f"ours     strong_io wall: {ours_wall:.1f}s  ({samples.height / ours_wall:.0f} samples/s), "
-          f"pass: {sum(strong.values())}")
     print(f"evalplus base+plus wall: {theirs_wall:.1f}s  ({samples.height / theirs_wall:.0f} samples/s), "
           f"pass: {sum(evalplus_strong.values())}")
-    print(f"ratio evalplus/ours: {theirs_wall / ours_wall:.2f}x; verdict agreement: "
-          f"{agree}/{len(strong)} ({agree / len(strong):.4f})")
-    # false-positive share: of the samples passing the base (weak) inputs, the share failing plus
-    ours_fp = [not strong[k] for k, (weak, _) in ours.items() if weak]
-    their_fp = [plus != "pass" for base, plus in theirs.values() if base]
-    print(f"false-positive share (weak pass, strong fail | weak pass): ours "
-          f"{sum(ours_fp) / max(1, len(ours_fp)):.4f}, evalplus {sum(their_fp) / max(1, len(their_fp)):.4f}")
-    for k in sorted(k for k in strong if strong[k] != evalplus_strong.get(k)):
-        verdict, detail = ours[k][1]
-        print(f"  differs: {k} ours={verdict} ({detail[:80]}) evalplus={theirs.get(k)}")
-
+    modes = {"every sample executed (verdict cache off)": None}
+    if not args.no_repeats:
+        modes["repeats run once (verdict cache on, empty at the start)"] = "cold"
+    for mode, cache in modes.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            calibration, ours_wall, ours, repeats = run_ours(problems, samples, args.workers,
+                                                             None if cache is None else Path(tmp))
+        strong = {k: v[1][0] == "pass" for k, v in ours.items()}
+        agree = sum(strong[k] == evalplus_strong.get(k) for k in strong)
+        print(f"ours, {mode}:")
+        print(f"  calibration (per input): {calibration:.1f}s; repeats answered without running: {repeats}")
+        print(f"  strong_io wall: {ours_wall:.1f}s  ({samples.height / ours_wall:.0f} samples/s), "
+              f"pass: {sum(strong.values())}")
+        print(f"  ratio evalplus/ours: {theirs_wall / ours_wall:.2f}x; verdict agreement: "
+              f"{agree}/{len(strong)} ({agree / len(strong):.4f})")
+        # false-positive share: of the samples passing the base (weak) inputs, the share failing plus
+        ours_fp = [not strong[k] for k, (weak, _) in ours.items() if weak]
+        print(f"  false-positive share (weak pass, strong fail | weak pass): ours "
+              f"{sum(ours_fp) / max(1, len(ours_fp)):.4f}, evalplus {sum(their_fp) / max(1, len(their_fp)):.4f}")
+        for k in sorted(k for k in strong if strong[k] != evalplus_strong.get(k)):
+            verdict, detail = ours[k][1]
+            print(f"    differs: {k} ours={verdict} ({detail[:80]}) evalplus={theirs.get(k)}")
 
 if __name__ == "__main__":
     main()

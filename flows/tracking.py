@@ -274,13 +274,14 @@ def end_run(run_id: str, status: str = "FINISHED", metrics: dict[str, float] | N
     mc.set_terminated(run_id, status=status)
 
 
-def logged_run(tags: dict[str, str], experiment: str, project_dir: Path | None = None) -> str | None:
+def logged_run(lock: dict[str, str], experiment: str, project_dir: Path | None = None) -> str | None:
     """Id of a finished run in ``experiment`` logged from this very pipeline state: every stage
-    entry of dvc.lock equal (``track``'s own aside: it is written after the run is logged).
+    entry of dvc.lock (``lock``: :func:`dvc_lock_hashes`) equal, ``track``'s own aside (it is
+    written after the run is logged).
 
     Why: ``dvc repro`` skips ``track`` when nothing changed, as in a fresh clone of a committed
     run, whose MLflow store is empty; ``make run`` then logs the run, and only then."""
-    keys = {k: v for k, v in tags.items() if k.startswith("dvc.lock.") and k != "dvc.lock.track"}
+    keys = {f"dvc.lock.{stage}": v for stage, v in lock.items() if stage != "track"}
     mc = client(project_dir)
     exp = mc.get_experiment_by_name(experiment)
     if exp is None or not keys:
@@ -309,10 +310,10 @@ def main(argv: list[str] | None = None) -> None:
             write_json({"tracked": False}, args.out)
             print("track: MLflow tracking is off (track.mlflow: false)")
             return
-        record = record_from_files(raw_params=read_yaml(args.params), root=Path.cwd(), source="dvc")
-        if args.if_untracked and (found := logged_run(record.tags, own.experiment, Path.cwd())):
+        if args.if_untracked and (found := logged_run(dvc_lock_hashes(Path("dvc.lock")), own.experiment, Path.cwd())):
             print(f"track: this dvc.lock is MLflow run {found} already, at {tracking_uri(Path.cwd())}")
-            return
+            return  # asked before the record is built: that reads and hashes the run's tables
+        record = record_from_files(raw_params=read_yaml(args.params), root=Path.cwd(), source="dvc")
         run_id = log_record(record, own.experiment, project_dir=Path.cwd())
         # The run id is not written: it differs per run and would make the output non-reproducible.
         write_json({"tracked": True, "experiment": own.experiment}, args.out)

@@ -256,8 +256,8 @@ def run_analysis(
     analysis = Analysis()
     counts = as_counts(table)
     threads = max(1, min(counts.get_column("verifier").n_unique(), os.cpu_count() or 1))
-    # BLAS's own threads would compete with these for the same cores (HumanEval 164 x 2,000:
-    # 29 s of CPU for 12.4 s, against 22 s for 9.5 s with one BLAS thread)
+    # BLAS's own threads would compete with these for the same cores (docs/benchmarks.md,
+    # "Analysis speed"). The limit is process-wide while it holds: speed only, never numbers.
     with threadpool_limits(limits=1, user_api="blas"), \
             ThreadPoolExecutor(max_workers=threads, thread_name_prefix="infscale-fits") as background:
         fitted = _fit_tables(counts, params, seed, background)

@@ -66,7 +66,7 @@ def _trigamma(x: np.ndarray) -> np.ndarray:
 def bb_terms(al: np.ndarray, be: np.ndarray, n: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, ...]:
     """Derivatives of log B(c + a, n - c + b) - log B(a, b) in (a, b), element by element:
     (d/da, d/db, d2/da2, d2/db2, d2/dadb). The beta-binomial fit here and the zero-inflated one
-    (stages/stats/extrapolation/mixture.py) both differentiate this term; it lives once."""
+    (stages/stats/extrapolation/zero_inflated.py) both differentiate this term; it lives once."""
     s = al + be
     d_a = digamma(c + al) - digamma(n + s) - digamma(al) + digamma(s)
     d_b = digamma(n - c + be) - digamma(n + s) - digamma(be) + digamma(s)

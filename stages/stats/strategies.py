@@ -234,9 +234,9 @@ MIN_REPLICATES = 20
 
 
 def _monte_carlo(frame: pl.DataFrame, n_problems: int, ns: np.ndarray, rules: dict, replicates: int, seed: int):
-    """Problems in parallel threads (numpy's array work releases the GIL: 2.4x on 2 cores for
-    2,000-sample pools); each problem has its own generator, seeded by (seed, problem), so the
-    numbers do not depend on the number of threads or their order."""
+    """Problems in parallel threads (numpy's array work releases the GIL); each problem has its
+    own generator, seeded by (seed, problem), so the numbers do not depend on the number of
+    threads or their order."""
     means = {name: np.empty((n_problems, ns.size)) for name in rules}
     var = {name: np.empty((n_problems, ns.size)) for name in rules}
     cols = {c: frame.get_column(c).to_numpy() for c in ("p", "cl", "score", "score_rank", "correct")}

@@ -16,6 +16,8 @@ earliest sample comes first). Runs in worker processes like the verifier (``sign
 from __future__ import annotations
 
 from collections.abc import Sequence
+from fractions import Fraction
+from itertools import pairwise
 from typing import Any
 
 import polars as pl
@@ -29,7 +31,7 @@ from stages.verifiers.math_answer import (
     resolve_workers,
     run_in_processes,
 )
-from stages.verifiers.math_extract import tidy
+from stages.verifiers.math_extract import exact_number, tidy
 
 CLASSES: dict[str, pl.DataType] = {
     "problem_id": pl.String(),
@@ -39,6 +41,27 @@ CLASSES: dict[str, pl.DataType] = {
 
 # (problem_id, [distinct answers, most frequent first])
 ClassJob = tuple[str, list[str]]
+
+
+def arithmetic_classes(answers: Sequence[str]) -> list[int] | None:
+    """:func:`group_answers`' labels from exact values alone, or None if math-verify is needed.
+
+    When every answer is a plain number and every pair of distinct values is one that
+    :func:`math_answer.exact_verdict` settles (two integers; else further apart than 1e-5 and
+    below 10^9), equivalence is equality of values: the classes are the distinct values in order
+    of first appearance, found in one pass instead of comparing each answer with every class.
+    """
+    values = [exact_number(a) for a in answers]
+    if any(v is None for v in values):
+        return None
+    distinct = sorted(set(values))
+    if any(v.denominator != 1 for v in distinct) and (
+        max(abs(distinct[0]), abs(distinct[-1])) >= 10**9
+        or any(b - a <= Fraction(1, 10**5) for a, b in pairwise(distinct))
+    ):
+        return None
+    labels: dict[Fraction, int] = {}
+    return [labels.setdefault(v, len(labels)) for v in values]
 
 
 def group_answers(answers: Sequence[str], timeout_s: int = DEFAULT_TIMEOUT_S) -> list[int]:
@@ -99,11 +122,18 @@ def answer_classes(
         .group_by("problem_id", maintain_order=True)
         .agg(pl.col("answer"))
     )
-    jobs = list(distinct.iter_rows())
-    n = resolve_workers(workers)
     labelled: list[tuple[str, str, int]] = []
-    for part in run_in_processes(class_jobs, list(chunked(jobs, n * 4 if n > 1 else 1)), n, timeout_s):
-        labelled.extend(part)
+    rest: list[ClassJob] = []  # problems whose answers need math-verify: in worker processes
+    for problem_id, answers in distinct.iter_rows():
+        labels = arithmetic_classes(answers)
+        if labels is None:
+            rest.append((problem_id, answers))
+        else:
+            labelled.extend((problem_id, ans, label) for ans, label in zip(answers, labels, strict=True))
+    if rest:
+        n = resolve_workers(workers)
+        for part in run_in_processes(class_jobs, list(chunked(rest, n * 4 if n > 1 else 1)), n, timeout_s):
+            labelled.extend(part)
     raw = pl.DataFrame(labelled, schema={"problem_id": pl.String(), "answer": pl.String(),
                                          "raw": pl.Int64()}, orient="row")
     with_raw = rows.join(raw, on=["problem_id", "answer"], how="left")

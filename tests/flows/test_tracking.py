@@ -66,14 +66,14 @@ def test_a_pipeline_state_already_logged_is_found_by_its_lock_entries(small_run:
     dvc.lock stage entries (track's own aside) are this lock's."""
     raw = load_raw(ROOT / "params.yaml", {"prepare.limit": 4, "generate.n_samples": 4, "analyze.bootstrap": 50})
     record = record_from_files(raw_params=raw, root=small_run, source="test")
-    lock = {"dvc.lock.verify": "v1", "dvc.lock.analyze": "a1", "dvc.lock.track": "t1"}
-    assert logged_run(record.tags | lock, "infscale-logged") is None  # no such experiment yet
-    record.tags |= lock
+    lock = {"verify": "v1", "analyze": "a1", "track": "t1"}
+    assert logged_run(lock, "infscale-logged") is None  # no such experiment yet
+    record.tags = {k: v for k, v in record.tags.items() if not k.startswith("dvc.lock.")}
+    record.tags |= {f"dvc.lock.{stage}": v for stage, v in lock.items()}
     run_id = log_record(record, experiment="infscale-logged")
-    assert logged_run(record.tags | {"dvc.lock.track": "t2"}, "infscale-logged") == run_id
-    assert logged_run(record.tags | {"dvc.lock.analyze": "a2"}, "infscale-logged") is None
-    assert logged_run({k: v for k, v in record.tags.items() if not k.startswith("dvc.lock.")},
-                      "infscale-logged") is None  # no dvc.lock: nothing to match a run by
+    assert logged_run(lock | {"track": "t2"}, "infscale-logged") == run_id
+    assert logged_run(lock | {"analyze": "a2"}, "infscale-logged") is None
+    assert logged_run({}, "infscale-logged") is None  # no dvc.lock: nothing to match a run by
 
 
 def test_nightly_children_nest_under_the_parent(small_run: Path, mlflow_uri: str) -> None:

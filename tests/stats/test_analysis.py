@@ -52,15 +52,20 @@ def test_full_analysis_has_every_part_and_is_json_safe() -> None:
 
 def test_numbers_do_not_depend_on_the_number_of_threads(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fits and Monte Carlo problems run in threads (as many as cores); each part seeds its own
-    generator, so one thread and many give the same metrics and tables, bit for bit."""
+    generator, so one thread and many give the same metrics and tables, bit for bit. The core
+    count is set (4, then 1), so that the test compares the two on a one-core machine too."""
     import stages.stats.analysis as analysis_module
     import stages.stats.strategies as strategies_module
 
     verdicts, samples = simulated_run(problems=12, n=40)
-    many = run_analysis(verdicts, PARAMS, seed=3, samples=samples)
-    for module in (analysis_module, strategies_module):
-        monkeypatch.setattr(module.os, "cpu_count", lambda: 1)
-    one = run_analysis(verdicts, PARAMS, seed=3, samples=samples)
+
+    def with_cores(cores: int):
+        for module in (analysis_module, strategies_module):
+            monkeypatch.setattr(module.os, "cpu_count", lambda: cores)
+        return run_analysis(verdicts, PARAMS, seed=3, samples=samples)
+
+    many, one = with_cores(4), with_cores(1)
+    assert many.tables["strategies"].filter(pl.col("method") == "monte_carlo").height  # threads used
     assert json.dumps(many.metrics, sort_keys=True) == json.dumps(one.metrics, sort_keys=True)
     assert set(many.tables) == set(one.tables)
     for name, table in many.tables.items():

@@ -139,3 +139,38 @@ def test_the_numeric_shortcut_agrees_with_math_verify_on_what_it_settles():
             slow = bool(equivalent(parse_answer(tidy(gold)), parse_answer(tidy(pred))))
             assert (fast == "correct") == slow, (gold, pred, fast)
     assert exact_verdict("2.5", "3") == "incorrect" and exact_verdict("1/3", "0.333333") is None
+
+
+@pytest.mark.parametrize("answers", [
+    ["12", "7", "12.0", "-7", "0012", "7"],
+    ["2.5", "5/2", "\\frac{5}{2}", "3", "2.50", "0.5"],
+    ["1,000", "1000", "999", "50\\%", "50"],
+    ["\\frac{1}{3}", "0.333333", "3"],  # closer than 1e-5: math-verify decides
+    ["2000000000.5", "2000000000"],  # above 10^9 with a fraction: math-verify decides
+    ["east", "12"],  # not a number
+])
+def test_the_arithmetic_classes_are_group_answers_own_wherever_they_answer(answers):
+    from stages.verifiers.answer_classes import arithmetic_classes, group_answers
+
+    fast = arithmetic_classes(answers)
+    if fast is not None:
+        assert fast == group_answers(answers)
+    else:
+        assert answers[0] in ("\\frac{1}{3}", "2000000000.5", "east")
+
+
+def test_a_pool_of_plain_numbers_starts_no_process(monkeypatch):
+    """GSM8K-like answers are classed in the calling thread: no math-verify process is started
+    (issue 16: they were 9 s of a million-sample analysis); others still go to the processes."""
+    import stages.verifiers.answer_classes as ac
+
+    started: list[int] = []
+    real = ac.run_in_processes
+    monkeypatch.setattr(ac, "run_in_processes", lambda fn, chunks, *a: started.append(len(chunks)) or real(fn, chunks, *a))
+    frame = pl.DataFrame({"problem_id": ["a"] * 4 + ["b"] * 3, "sample_idx": [0, 1, 2, 3, 0, 1, 2],
+                          "answer": ["18", "18.0", "17", None, "5", "5", "7"]})
+    got = ac.answer_classes(frame, workers=2)
+    assert started == []
+    assert got["cluster"].to_list() == [0, 0, 1, None, 0, 0, 1]
+    ac.answer_classes(_frame(), workers=1)
+    assert started  # fractions against decimals: math-verify's processes

@@ -291,8 +291,7 @@ def posterior_coverage(masses: np.ndarray, pairs: np.ndarray, agg: np.ndarray, k
     replicate's weights ``agg`` (B, U) it is one (B, G) distribution R, and coverage at k is
     1 - sum_g R_g (1 - p_g)^k: two matrix products, whatever the number of problems.
     """
-    logpmf = grid_logpmf(pairs)
-    lik = np.exp(logpmf - logpmf.max(axis=1, keepdims=True))  # (U, G); the scale cancels below
+    lik = GridLik.of(pairs).dens  # (U, G), each row scaled by its largest value: it cancels below
     evidence = np.maximum(masses @ lik.T, 1e-300)  # (B, U)
     average = masses * ((agg / evidence) @ lik) / agg.sum(axis=1, keepdims=True)  # (B, G)
     return 1.0 - average @ _fail(ks)

@@ -11,26 +11,38 @@ the likelihood itself, not to that of a difference quotient.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from scipy.special import betaln, expit
 
 from stages.stats.beta_binomial import bb_terms
 
 
-def _parts(theta: np.ndarray, pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(B, U) log-likelihoods, the Beta component's log term log(1 - pi0) + log B-ratio, and
-    the c = 0 mask (1, U), up to the constant log C(n, c)."""
+class _Parts(NamedTuple):
+    """The likelihood's pieces at theta, kept for the derivatives."""
+
+    ll: np.ndarray  # (B, U) log-likelihoods, up to the constant log C(n, c)
+    beta_part: np.ndarray  # (B, U) the Beta component's log term log(1 - pi0) + log B-ratio
+    zero: np.ndarray  # (1, U) the c = 0 mask
+    a: np.ndarray  # (B, 1) Beta's a and b
+    b: np.ndarray
+    nn: np.ndarray  # (1, U) n and c as floats
+    cc: np.ndarray
+
+
+def _parts(theta: np.ndarray, pairs: np.ndarray) -> _Parts:
     lp0, a, b = -np.logaddexp(0, -theta[:, :1]), np.exp(theta[:, 1:2]), np.exp(theta[:, 2:3])
     lq = -np.logaddexp(0, theta[:, :1])  # log(1 - pi0)
     nn, cc = pairs[None, :, 0].astype(np.float64), pairs[None, :, 1].astype(np.float64)
     beta_part = lq + betaln(cc + a, nn - cc + b) - betaln(a, b)
     zero = cc == 0
-    return np.where(zero, np.logaddexp(lp0, beta_part), beta_part), beta_part, zero
+    return _Parts(np.where(zero, np.logaddexp(lp0, beta_part), beta_part), beta_part, zero, a, b, nn, cc)
 
 
 def zi_unit_loglik(theta: np.ndarray, pairs: np.ndarray) -> np.ndarray:
     """(B, U) exact log P(c_u | n_u) under theta[b], up to the constant log C(n, c)."""
-    return _parts(theta, pairs)[0]
+    return _parts(theta, pairs).ll
 
 
 def zi_derivatives(theta: np.ndarray, pairs: np.ndarray, agg: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -41,10 +53,8 @@ def zi_derivatives(theta: np.ndarray, pairs: np.ndarray, agg: np.ndarray) -> tup
     responsibility r (the Beta component's share): with A = log pi0 and B = log(1 - pi0) + L,
     grad = (1 - r) dA + r dB and Hess = (1 - r) d2A + r d2B + r (1 - r) (dB - dA)(dB - dA)^T.
     """
-    ll, beta_part, zero = _parts(theta, pairs)
-    a, b = np.exp(theta[:, 1:2]), np.exp(theta[:, 2:3])
+    ll, beta_part, zero, a, b, nn, cc = _parts(theta, pairs)
     pi0 = expit(theta[:, :1])
-    nn, cc = pairs[None, :, 0].astype(np.float64), pairs[None, :, 1].astype(np.float64)
     d_a, d_b, t_aa, t_bb, t_ab = bb_terms(a, b, nn, cc)
     ga, gb = a * d_a, b * d_b  # dL / d log a, dL / d log b
     haa, hbb, hab = ga + a * a * t_aa, gb + b * b * t_bb, a * b * t_ab
