@@ -226,13 +226,13 @@ def main() -> None:
     print(f"samples: {samples.height} ({args.samples} x {problems.height}), workers: {args.workers}")
     print(f"evalplus base+plus wall: {theirs_wall:.1f}s  ({samples.height / theirs_wall:.0f} samples/s), "
           f"pass: {sum(evalplus_strong.values())}")
-    modes = {"every sample executed (verdict cache off)": None}
+    modes = {"every sample executed (verdict cache off)": False}
     if not args.no_repeats:
-        modes["repeats run once (verdict cache on, empty at the start)"] = "cold"
-    for mode, cache in modes.items():
+        modes["repeats run once (verdict cache on, empty at the start)"] = True
+    for mode, cached in modes.items():
         with tempfile.TemporaryDirectory() as tmp:
             calibration, ours_wall, ours, repeats = run_ours(problems, samples, args.workers,
-                                                             None if cache is None else Path(tmp))
+                                                             Path(tmp) if cached else None)
         strong = {k: v[1][0] == "pass" for k, v in ours.items()}
         agree = sum(strong[k] == evalplus_strong.get(k) for k in strong)
         print(f"ours, {mode}:")

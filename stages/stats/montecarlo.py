@@ -128,7 +128,7 @@ def monte_carlo_problem(
     # one bincount per segment counts (cluster, correct) pairs: cell = 2 * cluster + correct
     pair = (2 * clusters + correct)[order] + (2 * n_clusters * np.arange(replicates))[:, None]
     pairs = np.zeros(2 * cells)
-    key = w = top = wsum = None
+    key = w = top = wsum = None  # set below for the rules that read them
     if TOP_KEY in uses:
         # key = rank + tie-break fraction in [0, 0.5); the fraction's lowest bit carries the
         # sample's correctness, so the best key tells whether the chosen sample is correct without
@@ -150,11 +150,12 @@ def monte_carlo_problem(
     for j, n in enumerate(ns.tolist()):  # grid of subset sizes; each sample visited once
         seg = pair[:, prev:n].ravel()
         pairs += np.bincount(seg, minlength=2 * cells)
-        idx = seg >> 1  # (replicate, cluster) cell
-        if wsum is not None:
-            wsum += np.bincount(idx, weights=w[:, prev:n].ravel(), minlength=cells)
-        if top is not None:
-            np.maximum.at(top, idx, key[:, prev:n].ravel())
+        if uses:
+            idx = seg >> 1  # (replicate, cluster) cell, for the optional summaries only
+            if wsum is not None:
+                wsum += np.bincount(idx, weights=w[:, prev:n].ravel(), minlength=cells)
+            if top is not None:
+                np.maximum.at(top, idx, key[:, prev:n].ravel())
         prev = n
         by_pair = pairs.reshape(replicates, n_clusters, 2)
         state = SubsetState(n, by_pair[:, :, 0] + by_pair[:, :, 1], by_pair[:, :, 1], priority,

@@ -24,6 +24,8 @@ import polars as pl
 
 from stages.verifiers.math_answer import (
     DEFAULT_TIMEOUT_S,
+    EXACT_RANGE,
+    EXACT_SEPARATION,
     chunked,
     equivalent,
     exact_verdict,
@@ -56,8 +58,8 @@ def arithmetic_classes(answers: Sequence[str]) -> list[int] | None:
         return None
     distinct = sorted(set(values))
     if any(v.denominator != 1 for v in distinct) and (
-        max(abs(distinct[0]), abs(distinct[-1])) >= 10**9
-        or any(b - a <= Fraction(1, 10**5) for a, b in pairwise(distinct))
+        max(abs(distinct[0]), abs(distinct[-1])) >= EXACT_RANGE
+        or any(b - a <= EXACT_SEPARATION for a, b in pairwise(distinct))
     ):
         return None
     labels: dict[Fraction, int] = {}

@@ -94,6 +94,12 @@ def compare_answer(gold_parsed: list[Any], answer: str, timeout_s: int = DEFAULT
     return "incorrect", ""
 
 
+# Two unequal non-integers are settled apart by exact arithmetic only this far apart and below
+# this size (see exact_verdict); answer_classes.arithmetic_classes applies the same rule.
+EXACT_SEPARATION: Final = Fraction(1, 10**5)
+EXACT_RANGE: Final = 10**9
+
+
 def exact_verdict(gold: str, answer: str) -> str | None:
     """A verdict without sympy when both are plain numbers and exact arithmetic settles it.
 
@@ -110,7 +116,7 @@ def exact_verdict(gold: str, answer: str) -> str | None:
         return "correct"
     if g.denominator == 1 and a.denominator == 1:
         return "incorrect"
-    if abs(g - a) > Fraction(1, 10**5) and max(abs(g), abs(a)) < 10**9:
+    if abs(g - a) > EXACT_SEPARATION and max(abs(g), abs(a)) < EXACT_RANGE:
         return "incorrect"
     return None
 
