@@ -24,8 +24,11 @@ a fail. Upstream fixed it in commit 6eb1e19 ("fix(find_zero): record results bef
 #241), after 0.3.1. By default this benchmark runs a copy of the installed package with exactly
 that fix applied (two lines; the run says so); ``--evalplus-as-released`` runs it unchanged.
 
+Each timing of ours also prints where its worker time went (by sample style and verdict, a
+timeout's second run apart); ``--ours-only`` times ours alone for that, with no ratio.
+
 Run: ``.venv/bin/python benchmarks/strong_suite_vs_evalplus.py --evalplus-python
-/tmp/evalplus-venv/bin/python [--samples 100] [--workers 2]``
+/tmp/evalplus-venv/bin/python [--samples 100] [--workers 2] [--constructed]``
 """
 
 from __future__ import annotations
@@ -106,8 +109,9 @@ def constructed(problems: pl.DataFrame, samples: pl.DataFrame) -> pl.DataFrame:
 
 
 def run_ours(problems: pl.DataFrame, samples: pl.DataFrame, workers: int,
-             cache_dir: Path | None = None) -> tuple[float, float, dict, int]:
-    """(calibration s, strong_io wall s, {sample: (weak pass, (verdict, detail))}, repeats).
+             cache_dir: Path | None = None, styled: bool = False) -> tuple[float, float, dict, int, str]:
+    """(calibration s, strong_io wall s, {sample: (weak pass, (verdict, detail))}, repeats,
+    where the worker time went).
 
     ``cache_dir`` None: every sample is executed. A directory (empty): the verdict cache is on
     and cold, so a program that repeats one already run or running (same tree, same suite) gets
@@ -124,7 +128,29 @@ def run_ours(problems: pl.DataFrame, samples: pl.DataFrame, workers: int,
     verdicts = {r.key: (r.verdict, r.detail) for r in results}
     repeats = sum(bool(r.extra and r.extra.get("cached")) for r in results)
     return calibration, wall, {k: (v, verdicts[k]) for k, v in
-                               ((r.key, r.verdict == "pass") for r in weak)}, repeats
+                               ((r.key, r.verdict == "pass") for r in weak)}, repeats, where_time_goes(results, styled)
+
+
+def where_time_goes(results: list, styled: bool) -> str:
+    """Worker-seconds of the executed strong_io jobs (repeats answered from the cache excluded)
+    by sample style (``styled``: samples 0-2 are the constructed ones) and verdict; a timeout's
+    second run, under 4x the limits, counted apart."""
+    style = {0: "reference", 1: "bools as 1/0", 2: "slowed"} if styled else {}
+    rows = pl.DataFrame({
+        "style": [style.get(r.key[1], "synthetic") for r in results],
+        "verdict": [r.verdict for r in results],
+        "run_s": [r.duration_s for r in results],
+        "second_run_s": [float((r.extra or {}).get("second_run_s") or 0.0) for r in results],
+        "cached": [bool((r.extra or {}).get("cached")) for r in results],
+    }).filter(~pl.col("cached"))
+    parts = rows.group_by("style", "verdict").agg(pl.len().alias("jobs"), pl.col("run_s").sum(),
+                                                  pl.col("second_run_s").sum()).sort("style", "verdict")
+    total = rows["run_s"].sum() + rows["second_run_s"].sum()
+    lines = [f"  worker-seconds of the {rows.height} executed jobs: {total:.1f}"]
+    for r in parts.iter_rows(named=True):
+        second = f" + second runs {r['second_run_s']:.1f} s" if r["second_run_s"] else ""
+        lines.append(f"    {r['style']:>12} {r['verdict']:<8} {r['jobs']:>5} jobs {r['run_s']:7.1f} s{second}")
+    return "\n".join(lines)
 
 
 FIND_ZERO_BRANCH = ("                            assert abs(_poly(*inp, out)) <= atol\n"
@@ -200,8 +226,10 @@ def main() -> None:
                     help="time ours with every sample executed only (not also with a cold verdict cache)")
     ap.add_argument("--evalplus-as-released", action="store_true",
                     help="run EvalPlus 0.3.1 without upstream's find_zero fix 6eb1e19")
+    ap.add_argument("--ours-only", action="store_true",
+                    help="time ours alone (where its time goes; no ratio, no agreement)")
     args = ap.parse_args()
-    if not args.evalplus_python:
+    if not args.evalplus_python and not args.ours_only:
         print("skipped: needs EvalPlus's evaluator (pass --evalplus-python or set EVALPLUS_PYTHON "
               "to the python of a venv with evalplus 0.3.1 installed)")
         return
@@ -215,30 +243,36 @@ def main() -> None:
         samples = constructed(problems, samples)
         print("samples 0-2 per problem: CONSTRUCTED correct styles (reference, 1/0 for bools, slowed)")
         print(clock_artifact())
-    print("evalplus: " + ("as installed" if args.evalplus_as_released else
-                          "installed package with upstream fix 6eb1e19 (find_zero records its result)"))
-    with tempfile.TemporaryDirectory() as tmp:
-        warm, theirs_wall, theirs = run_evalplus(args.evalplus_python, samples, problems,
-                                                 args.workers, Path(tmp), not args.evalplus_as_released)
-    print(f"evalplus: warm-up (ground truth + 164 samples) {warm:.1f}s")
-    evalplus_strong = {k: base and plus == "pass" for k, (base, plus) in theirs.items()}
-    their_fp = [plus != "pass" for base, plus in theirs.values() if base]
+    theirs_wall, theirs, evalplus_strong, their_fp = None, {}, {}, []
+    if not args.ours_only:
+        print("evalplus: " + ("as installed" if args.evalplus_as_released else
+                              "installed package with upstream fix 6eb1e19 (find_zero records its result)"))
+        with tempfile.TemporaryDirectory() as tmp:
+            warm, theirs_wall, theirs = run_evalplus(args.evalplus_python, samples, problems, args.workers,
+                                                     Path(tmp), not args.evalplus_as_released)
+        print(f"evalplus: warm-up (ground truth + 164 samples) {warm:.1f}s")
+        evalplus_strong = {k: base and plus == "pass" for k, (base, plus) in theirs.items()}
+        their_fp = [plus != "pass" for base, plus in theirs.values() if base]
     print(f"samples: {samples.height} ({args.samples} x {problems.height}), workers: {args.workers}")
-    print(f"evalplus base+plus wall: {theirs_wall:.1f}s  ({samples.height / theirs_wall:.0f} samples/s), "
-          f"pass: {sum(evalplus_strong.values())}")
+    if theirs_wall is not None:
+        print(f"evalplus base+plus wall: {theirs_wall:.1f}s  ({samples.height / theirs_wall:.0f} samples/s), "
+              f"pass: {sum(evalplus_strong.values())}")
     modes = {"every sample executed (verdict cache off)": False}
     if not args.no_repeats:
         modes["repeats run once (verdict cache on, empty at the start)"] = True
     for mode, cached in modes.items():
         with tempfile.TemporaryDirectory() as tmp:
-            calibration, ours_wall, ours, repeats = run_ours(problems, samples, args.workers,
-                                                             Path(tmp) if cached else None)
+            calibration, ours_wall, ours, repeats, breakdown = run_ours(
+                problems, samples, args.workers, Path(tmp) if cached else None, args.constructed)
         strong = {k: v[1][0] == "pass" for k, v in ours.items()}
-        agree = sum(strong[k] == evalplus_strong.get(k) for k in strong)
         print(f"ours, {mode}:")
         print(f"  calibration (per input): {calibration:.1f}s; repeats answered without running: {repeats}")
         print(f"  strong_io wall: {ours_wall:.1f}s  ({samples.height / ours_wall:.0f} samples/s), "
               f"pass: {sum(strong.values())}")
+        print(breakdown)
+        if theirs_wall is None:
+            continue
+        agree = sum(strong[k] == evalplus_strong.get(k) for k in strong)
         print(f"  ratio evalplus/ours: {theirs_wall / ours_wall:.2f}x; verdict agreement: "
               f"{agree}/{len(strong)} ({agree / len(strong):.4f})")
         # false-positive share: of the samples passing the base (weak) inputs, the share failing plus
@@ -248,6 +282,7 @@ def main() -> None:
         for k in sorted(k for k in strong if strong[k] != evalplus_strong.get(k)):
             verdict, detail = ours[k][1]
             print(f"    differs: {k} ours={verdict} ({detail[:80]}) evalplus={theirs.get(k)}")
+
 
 if __name__ == "__main__":
     main()

@@ -9,6 +9,7 @@ from scipy.optimize import minimize
 from scipy.special import betaln, gammaln
 
 from stages.stats.bootstrap import resample_weights
+from stages.stats.extrapolation import mixture
 from stages.stats.extrapolation.estimators import (
     ESTIMATORS,
     backtest,
@@ -21,6 +22,7 @@ from stages.stats.extrapolation.good_toulmin import gt_coverage
 from stages.stats.extrapolation.mixture import (
     FAMILIES,
     P_GRID,
+    GridLik,
     _zi_masses,
     beta_masses,
     distinct_counts,
@@ -107,6 +109,30 @@ def test_batched_zero_inflated_bootstrap_equals_per_replicate_optimiser() -> Non
         res = minimize(lambda t, row=agg[i:i + 1]: -loglik(FAMILIES["zi_beta"], t[None, :], pairs, row)[0],
                        theta[0], method="Nelder-Mead", options={"xatol": 1e-9, "fatol": 1e-11, "maxiter": 5000})
         assert -res.fun <= loglik(FAMILIES["zi_beta"], theta[i + 1:i + 2], pairs, agg[i:i + 1])[0] + 1e-6
+
+
+def test_scaled_beta_bootstrap_at_the_scale_bound_does_not_amplify_rounding(monkeypatch) -> None:
+    """Where the fitted scale sits at its bound (s -> 1), the replicates must not depend on the
+    last bits of the likelihood: another CPU's BLAS kernel rounds them differently, and the
+    one-step bootstrap divided that noise by the near-zero curvature of the pinned scale
+    (``alpha_ci_high`` moved in the 5th digit between machines, so a fresh clone's `dvc repro`
+    rewrote dvc.lock). Emulated here by relative noise of 2e-16 on the grid likelihoods."""
+    rng = np.random.default_rng(0)
+    n = np.full(80, 50)
+    c = rng.binomial(50, rng.beta(0.7, 1.25, 80))
+    w = resample_weights(n.size, 200, seed=0)
+    clean = FAMILIES["scaled_beta"].natural(fit_family("scaled_beta", n, c, w))
+    assert clean[0, 2] > 0.99999  # the scale is at its bound (logit 12)
+    exact = GridLik.of.__func__
+
+    def rounded_elsewhere(cls, pairs):
+        lik = exact(cls, pairs)
+        noise = np.random.default_rng(7).uniform(-2e-16, 2e-16, lik.dens.shape)
+        return cls(lik.dens * (1 + noise), lik.top)
+
+    monkeypatch.setattr(mixture.GridLik, "of", classmethod(rounded_elsewhere))
+    noisy = FAMILIES["scaled_beta"].natural(fit_family("scaled_beta", n, c, w))
+    assert np.max(np.abs(noisy - clean) / clean) < 1e-8  # it was 2.5e-4 before the projection
 
 
 def test_newton_never_takes_a_step_that_lowers_the_objective() -> None:

@@ -150,6 +150,17 @@ def _grad_hess(f: Callable[[np.ndarray], np.ndarray], theta: np.ndarray, h: floa
     return f0, grad, hess
 
 
+def _held_at_box(theta: np.ndarray, grad: np.ndarray, hess: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Projected Newton: a coordinate at the box, pushed outwards, is held there (its gradient
+    zeroed, its Hessian row and column replaced by -1 on the diagonal), so the step moves the
+    others only. Without it, a parameter pinned at the box (scale -> 1) leaves a near-zero
+    curvature whose rounding noise the step divides by."""
+    held = ((theta <= _BOX[0] + 1e-9) & (grad < 0)) | ((theta >= _BOX[1] - 1e-9) & (grad > 0))
+    pair = held[:, :, None] | held[:, None, :]
+    eye = np.einsum("bi,ij->bij", held.astype(np.float64), np.eye(theta.shape[1]))
+    return np.where(held, 0.0, grad), np.where(pair, 0.0, hess) - eye
+
+
 def _newton_step(grad: np.ndarray, hess: np.ndarray) -> np.ndarray:
     """-H^{-1} g per row; directions of non-negative curvature get a gradient step instead
     (curvature replaced by 1e-3 of the largest), and the step is capped at length 2."""
@@ -178,12 +189,7 @@ def newton(f: Callable[[np.ndarray, np.ndarray], np.ndarray], theta: np.ndarray,
             f0, grad, hess = derivs(th, active)
         else:
             f0, grad, hess = _grad_hess(lambda t, rows=active: f(t, rows), th)
-        # projected Newton: a coordinate at the box, pushed outwards, is held there
-        held = ((th <= _BOX[0] + 1e-9) & (grad < 0)) | ((th >= _BOX[1] - 1e-9) & (grad > 0))
-        grad = np.where(held, 0.0, grad)
-        pair = held[:, :, None] | held[:, None, :]
-        hess = np.where(pair, 0.0, hess) - np.einsum("bi,ij->bij", held.astype(np.float64), np.eye(th.shape[1]))
-        step = _newton_step(grad, hess)
+        step = _newton_step(*_held_at_box(th, grad, hess))
         factor, moved = np.ones((th.shape[0], 1)), np.zeros(th.shape[0], dtype=bool)
         new, gain = th.copy(), np.zeros(th.shape[0])
         for _ in range(10):  # halve the step of each row that has not moved yet (only those are evaluated)
@@ -244,8 +250,8 @@ def fit_family(name: str, n: np.ndarray, c: np.ndarray, weights: np.ndarray) -> 
 
     _, g_u, h_u = _grad_hess(per_unit, np.repeat(point, data.dens.shape[0], 0))
     grad, hess = agg @ g_u, np.einsum("bu,uij->bij", agg, h_u)
-    step = _newton_step(grad, hess)
     reps = np.repeat(point, weights.shape[0], 0)
+    step = _newton_step(*_held_at_box(reps, grad, hess))
     base = loglik(family, reps, data, agg)
     todo = np.ones(reps.shape[0], dtype=bool)
     for half in range(6):
