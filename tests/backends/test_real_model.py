@@ -10,6 +10,12 @@ path works on real replies (text, logprobs, seeds, verdicts, a tracked run), not
 
 from __future__ import annotations
 
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import polars as pl
@@ -27,10 +33,49 @@ def _skip_reason() -> str | None:
     if not llamacpp.server_available():
         return f"llama-cpp-python[server] is not installed: {llamacpp.INSTALL_HINT}"
     try:
-        llamacpp.model_file(GenerateParams().openai.model_copy(update={"model_path": ""}))
+        gguf, _ = llamacpp.model_file(GenerateParams().openai.model_copy(update={"model_path": ""}))
     except llamacpp.ModelFileError as exc:
         return str(exc)
-    return None
+    return _server_crashes(gguf)
+
+
+def _server_crashes(gguf: Path) -> str | None:
+    """Why the installed server cannot run here, if it dies on its first completion.
+
+    A llama-cpp-python wheel is built for the CPU that built it (pip's cache keeps it): on
+    2026-12-02's AVX-512/AMX Intel machine the cached build died with a general protection
+    fault in libggml-cpu on every completion, before any test code ran. That is the install,
+    not the run's code, so the tests are skipped saying so, not failed.
+    """
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--n_threads", "1",
+           "--host", "127.0.0.1", "--port", str(port)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        body = json.dumps({"prompt": "1+1=", "max_tokens": 2}).encode()
+        for _ in range(120):
+            if proc.poll() is not None:
+                break
+            try:
+                request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/completions", data=body,
+                                                 headers={"Content-Type": "application/json"})
+                urllib.request.urlopen(request, timeout=60).read()
+                return None
+            except OSError:
+                time.sleep(0.5)
+        proc.wait(timeout=10) if proc.poll() is None else None
+        code = proc.returncode
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    if code is not None and code < 0:
+        return (f"llama-cpp-python's server died from signal {-code} on its first completion on this CPU "
+                "(the installed build does not run here; rebuild it: pip install --no-cache-dir "
+                "--force-reinstall llama-cpp-python)")
+    return None  # it did not crash: let the tests say what is wrong
 
 
 REASON = _skip_reason()
