@@ -26,18 +26,25 @@ def pin_blas_kernel() -> str | None:
     (Intel since 2013, AMD since Zen). Only a process that has not loaded numpy yet is affected:
     ``python -m stages.<name>`` and ``python -m flows.<name>`` import this package first.
     """
-    if (os.environ.get("INFSCALE_BLAS_KERNEL") == "native" or "OPENBLAS_CORETYPE" in os.environ
-            or platform.machine().lower() not in ("x86_64", "amd64")):
+    if os.environ.get("INFSCALE_BLAS_KERNEL") == "native" or "OPENBLAS_CORETYPE" in os.environ:
         return None
-    try:
-        with open("/proc/cpuinfo") as fh:
-            flags = next((line for line in fh if line.startswith("flags")), "").split()
-    except OSError:  # not Linux: leave OpenBLAS to choose
-        return None
-    if not {"avx2", "fma"} <= set(flags):
+    if not runs_haswell_kernels():
         return None
     os.environ["OPENBLAS_CORETYPE"] = "Haswell"
     return "Haswell"
+
+
+def runs_haswell_kernels() -> bool:
+    """Whether this CPU can run OpenBLAS's Haswell kernels: x86-64 with AVX2 and FMA, as Linux's
+    /proc/cpuinfo says (elsewhere: unknown, so no)."""
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return False
+    try:
+        with open("/proc/cpuinfo") as fh:
+            flags = next((line for line in fh if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return {"avx2", "fma"} <= set(flags)
 
 
 pin_blas_kernel()

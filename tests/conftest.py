@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-import stages  # noqa: F401  (first: the tests' own process runs the OpenBLAS kernels the stages pin)
+import stages  # noqa: F401  (before numpy loads: the tests' own process runs the OpenBLAS kernels the stages pin)
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -19,13 +18,6 @@ PROBE = ("import {first}, json, numpy, threadpoolctl; "
          "if i.get('internal_api') == 'openblas']))")
 
 
-def _avx2_x86() -> bool:
-    if platform.machine().lower() not in ("x86_64", "amd64") or not Path("/proc/cpuinfo").exists():
-        return False
-    flags = next((ln for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("flags")), "")
-    return {"avx2", "fma"} <= set(flags.split())
-
-
 def _kernels(first: str, **env: str) -> list[str]:
     unset = ("OPENBLAS_CORETYPE", "INFSCALE_BLAS_KERNEL")
     clean = {k: v for k, v in os.environ.items() if k not in unset} | env
@@ -34,7 +26,7 @@ def _kernels(first: str, **env: str) -> list[str]:
     return json.loads(out.strip().splitlines()[-1])
 
 
-@pytest.mark.skipif(not _avx2_x86(), reason="pins only on x86-64 CPUs with AVX2 and FMA")
+@pytest.mark.skipif(not stages.runs_haswell_kernels(), reason="pins only on x86-64 CPUs with AVX2 and FMA")
 @pytest.mark.parametrize("first", ["stages", "flows"])
 def test_a_stage_or_flow_process_runs_openblas_haswell_kernels(first: str) -> None:
     assert _kernels(first) == ["Haswell"]

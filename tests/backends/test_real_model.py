@@ -10,11 +10,10 @@ path works on real replies (text, logprobs, seeds, verdicts, a tracked run), not
 
 from __future__ import annotations
 
+import functools
 import json
-import socket
-import subprocess
-import sys
-import time
+import tempfile
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import polars as pl
 import pytest
 
 from stages.backends import get_backend, llamacpp
+from stages.backends.server_lifecycle import ServerLaunchError
 from stages.params import GenerateParams
 
 pytestmark = pytest.mark.slow
@@ -33,49 +33,48 @@ def _skip_reason() -> str | None:
     if not llamacpp.server_available():
         return f"llama-cpp-python[server] is not installed: {llamacpp.INSTALL_HINT}"
     try:
-        gguf, _ = llamacpp.model_file(GenerateParams().openai.model_copy(update={"model_path": ""}))
+        llamacpp.model_file(GenerateParams().openai.model_copy(update={"model_path": ""}))
     except llamacpp.ModelFileError as exc:
         return str(exc)
-    return _server_crashes(gguf)
+    return None
 
 
-def _server_crashes(gguf: Path) -> str | None:
-    """Why the installed server cannot run here, if it dies on its first completion.
+@functools.cache
+def _server_crash() -> str | None:
+    """Why the installed server cannot run here, if it drops the connection on its first
+    completion; None if it answers (even with an error status) or does not start at all (the
+    tests then say what is wrong).
 
     A llama-cpp-python wheel is built for the CPU that built it (pip's cache keeps it): on
     2026-12-02's AVX-512/AMX Intel machine the cached build died with a general protection
     fault in libggml-cpu on every completion, before any test code ran. That is the install,
-    not the run's code, so the tests are skipped saying so, not failed.
+    not the run's code, so the tests are skipped saying so, not failed. Started through the
+    run's own launcher, once per session, only when a real-model test runs.
     """
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--n_threads", "1",
-           "--host", "127.0.0.1", "--port", str(port)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = Path(tempfile.mkdtemp(prefix="infscale-real-")) / "preflight-server.log"
+    settings = GenerateParams().openai.model_copy(update={"model_path": "", "log_path": str(log)})
     try:
-        body = json.dumps({"prompt": "1+1=", "max_tokens": 2}).encode()
-        for _ in range(120):
-            if proc.poll() is not None:
-                break
+        with llamacpp.launched(settings) as url:
+            request = urllib.request.Request(f"{url}/completions", headers={"Content-Type": "application/json"},
+                                             data=json.dumps({"prompt": "1+1=", "max_tokens": 2}).encode())
             try:
-                request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/completions", data=body,
-                                                 headers={"Content-Type": "application/json"})
-                urllib.request.urlopen(request, timeout=60).read()
-                return None
-            except OSError:
-                time.sleep(0.5)
-        proc.wait(timeout=10) if proc.poll() is None else None
-        code = proc.returncode
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    if code is not None and code < 0:
-        return (f"llama-cpp-python's server died from signal {-code} on its first completion on this CPU "
-                "(the installed build does not run here; rebuild it: pip install --no-cache-dir "
-                "--force-reinstall llama-cpp-python)")
-    return None  # it did not crash: let the tests say what is wrong
+                urllib.request.urlopen(request, timeout=120).read()
+            except urllib.error.HTTPError:
+                return None  # it answered
+            except OSError as exc:
+                return (f"llama-cpp-python's server dropped the connection on its first completion ({exc}) and "
+                        f"did not answer it: the installed build fails on this CPU (log: {log}; rebuild it: "
+                        "pip install --no-cache-dir --force-reinstall llama-cpp-python)")
+    except (ServerLaunchError, llamacpp.ModelFileError):
+        return None
+    return None
+
+
+@pytest.fixture
+def server_runs_here() -> None:
+    reason = _server_crash()
+    if reason is not None:
+        pytest.skip(f"real-model smoke test skipped: {reason}")
 
 
 REASON = _skip_reason()
@@ -91,7 +90,7 @@ OVERRIDES = {
 
 @needs_real
 def test_the_launched_server_gives_real_samples_verdicts_and_an_mlflow_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server_runs_here: None
 ) -> None:
     from prefect.logging import disable_run_logger
 
@@ -133,7 +132,7 @@ def test_the_launched_server_gives_real_samples_verdicts_and_an_mlflow_run(
 
 
 @needs_real
-def test_a_math_problem_gets_a_verdict_from_a_real_reply(tmp_path: Path) -> None:
+def test_a_math_problem_gets_a_verdict_from_a_real_reply(tmp_path: Path, server_runs_here: None) -> None:
     from stages.verifiers.math_answer import verify_math
 
     settings = GenerateParams().openai.model_copy(update={
